@@ -1,0 +1,409 @@
+/*
+ * telemetry.h - the whole public API of libtelemetry.
+ *
+ * libtelemetry reports how developers use an API (request telemetry, errors,
+ * feedback) from inside an API client library to a telemetry-server. What is
+ * not declared here is not API. This header compiles as C99 and C++.
+ *
+ * Defaults that every function follows unless its comment says otherwise:
+ *  - Errors: functions that can fail return 0 or a negative TLM_E* code;
+ *    tlm_strerror() describes it. Nothing aborts or exits the host.
+ *  - Ownership: strings passed in are copied; strings returned as
+ *    `const char *` are borrowed from their parent object and live as long
+ *    as it does. *_free(NULL) is a no-op.
+ *  - Thread safety: an options object is used by one thread at a time. A
+ *    client is safe from any thread: the tlm_track_* family, tlm_client_flush
+ *    and tlm_client_stats may run concurrently. Callbacks run on the client's
+ *    worker thread with no internal lock held.
+ */
+#ifndef TELEMETRY_H
+#define TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#if defined(TLM_BUILDING)
+#define TLM_API __declspec(dllexport)
+#else
+#define TLM_API
+#endif
+#elif defined(__GNUC__)
+#define TLM_API __attribute__((visibility("default")))
+#else
+#define TLM_API
+#endif
+
+#if defined(__GNUC__)
+#define TLM_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define TLM_WARN_UNUSED
+#endif
+
+/** Version of this header. tlm_version() gives the library's. Since 0.1.0. */
+#define TLM_VERSION_MAJOR 0
+#define TLM_VERSION_MINOR 1
+#define TLM_VERSION_PATCH 0
+#define TLM_VERSION_STRING "0.1.0"
+/** (major << 16) | (minor << 8) | patch, comparable as a number. */
+#define TLM_VERSION_NUM                                                        \
+    ((TLM_VERSION_MAJOR << 16) | (TLM_VERSION_MINOR << 8) | TLM_VERSION_PATCH)
+
+/**
+ * The library's version string, e.g. "0.1.0". Never NULL; static storage.
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API const char *tlm_version(void);
+
+/** tlm_version() as TLM_VERSION_NUM would encode it. Since 0.1.0. */
+TLM_API unsigned int tlm_version_num(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Error codes. Append-only: a value never changes meaning. Since 0.1.0.
+ */
+typedef enum tlm_error {
+    TLM_OK = 0,
+    TLM_EINVAL = -1, /**< an argument is NULL, empty or out of range */
+    TLM_ENOMEM = -2, /**< an allocation failed; nothing was changed */
+    TLM_EFULL = -3, /**< the queue is full; the event was dropped */
+    TLM_ECLOSED = -4, /**< the client is closed */
+    TLM_ECONFIG = -5, /**< a configuration value or document is invalid */
+    TLM_EIO = -6, /**< a file could not be read or written */
+    TLM_ETIMEDOUT = -7, /**< the deadline passed before the work was done */
+    TLM_EDISABLED = -8, /**< telemetry is switched off (opt-out) */
+    TLM_ETHREAD = -9, /**< the worker thread could not be started */
+    TLM_ETRANSPORT = -10 /**< the HTTP transport could not be set up */
+} tlm_error;
+
+/**
+ * A static, human-readable description of an error code. Never NULL, also
+ * for unknown codes. Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API const char *tlm_strerror(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Opaque configuration for a client. Since 0.1.0. */
+typedef struct tlm_options tlm_options;
+
+/** Log levels passed to a tlm_log_fn. Since 0.1.0. */
+typedef enum tlm_log_level {
+    TLM_LOG_DEBUG = 0,
+    TLM_LOG_INFO = 1,
+    TLM_LOG_WARN = 2,
+    TLM_LOG_ERROR = 3
+} tlm_log_level;
+
+/**
+ * Receives the library's log lines. `message` is borrowed for the call.
+ * Runs on the thread that logs (usually the worker) with no lock held.
+ */
+typedef void (*tlm_log_fn)(
+    tlm_log_level level, const char *message, void *userdata);
+
+/** One event as the before-send hook sees it. Opaque. Since 0.1.0. */
+typedef struct tlm_event tlm_event;
+
+/** What a before-send hook decides. Since 0.1.0. */
+typedef enum tlm_hook_result {
+    TLM_HOOK_KEEP = 0, /**< send the event (possibly modified) */
+    TLM_HOOK_DROP = 1 /**< drop it; counted as dropped_before_send */
+} tlm_hook_result;
+
+/**
+ * Called on the worker thread for every event just before it is serialized;
+ * may read and modify it with tlm_event_get_* / tlm_event_set_string.
+ */
+typedef tlm_hook_result (*tlm_before_send_fn)(tlm_event *event, void *userdata);
+
+/**
+ * A new options object with the defaults: endpoint
+ * "http://127.0.0.1:8080", flush every 1000 ms, batches of at most 500
+ * events or 512 KiB, a queue of 131072 events (256 bytes each, touched only
+ * as used: a 100k-event burst fits without loss), shutdown timeout 2000 ms,
+ * environment "production", connect timeout 5000 ms, transfer timeout
+ * 30000 ms, at most 4 requests in flight, 20 retries per batch.
+ * Returns NULL if out of memory.
+ * Ownership: the caller's; release with tlm_options_free(). Since 0.1.0.
+ */
+TLM_API tlm_options *tlm_options_new(void);
+
+/** Releases an options object. NULL is a no-op. Since 0.1.0. */
+TLM_API void tlm_options_free(tlm_options *opts);
+
+/**
+ * Typed setters. Each returns 0, TLM_EINVAL for a NULL object or a value out
+ * of range (the object is then unchanged), or TLM_ENOMEM. Strings are copied.
+ * Since 0.1.0.
+ */
+/** Base URL of the telemetry-server, "http://host:port" or "https://...". */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_endpoint(
+    tlm_options *opts, const char *url);
+/** Ingestion API key sent as `Authorization: Bearer <key>`. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_api_key(
+    tlm_options *opts, const char *key);
+/** Flush period in ms, 10 .. 3600000. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_flush_interval_ms(
+    tlm_options *opts, uint32_t ms);
+/** Events per batch, 1 .. 10000. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_batch_events(
+    tlm_options *opts, uint32_t n);
+/** Uncompressed bytes per batch, 1024 .. 64 MiB. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_batch_bytes(
+    tlm_options *opts, size_t n);
+/** Queue capacity in events, 16 .. 16777216 (rounded up to a power of 2). */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_queue_events(
+    tlm_options *opts, uint32_t n);
+/** Default deadline of tlm_client_free() on a client not yet closed. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_shutdown_timeout_ms(
+    tlm_options *opts, uint32_t ms);
+/** "sandbox" or "production". */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_environment(
+    tlm_options *opts, const char *env);
+/** Default access tier of events that name none (e.g. "free"). */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_access_tier(
+    tlm_options *opts, const char *tier);
+/** Name of the language binding reported in batches (default "c"). */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_binding(
+    tlm_options *opts, const char *name);
+/** Path of a CA bundle for https endpoints (default: the system's). */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_ca_bundle(
+    tlm_options *opts, const char *path);
+/** TCP connect timeout in ms, 1 .. 600000. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_connect_timeout_ms(
+    tlm_options *opts, uint32_t ms);
+/** Whole-request timeout in ms, 1 .. 3600000. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_transfer_timeout_ms(
+    tlm_options *opts, uint32_t ms);
+/** Parallel HTTP requests, 1 .. 64. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_inflight(
+    tlm_options *opts, uint32_t n);
+/** Retries of one batch before it is dropped, 0 .. 1000. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_retries(
+    tlm_options *opts, uint32_t n);
+/** Compress request bodies with gzip (default 1). */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_compression(
+    tlm_options *opts, int enabled);
+/** Master switch (default 1). 0 makes the client send nothing at all. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_enabled(
+    tlm_options *opts, int enabled);
+/** Log callback; NULL restores the default (silent). */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_logger(
+    tlm_options *opts, tlm_log_fn fn, void *userdata);
+/** Before-send hook; NULL removes it. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_before_send(
+    tlm_options *opts, tlm_before_send_fn fn, void *userdata);
+
+/**
+ * Applies a JSON configuration document (the seed's format: sections
+ * `telemetry`, `feedback`, `error_tracking`, `feature_requests`,
+ * `analytics`; the SDK reads `telemetry`). Values override what was set
+ * before. Unknown keys are not errors: each is logged at TLM_LOG_WARN and
+ * listed by tlm_options_warnings().
+ * Returns 0, TLM_EINVAL (NULL argument), TLM_ECONFIG (not JSON, or a value
+ * of the wrong type or range: nothing is applied and
+ * tlm_options_last_error() names the key, e.g. "telemetry.flush_interval_ms:
+ * expected an integer 10..3600000"), or TLM_ENOMEM. Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_load_string(
+    tlm_options *opts, const char *json);
+
+/** tlm_options_load_string() on a file's contents; TLM_EIO if unreadable. */
+TLM_API TLM_WARN_UNUSED int tlm_options_load_file(
+    tlm_options *opts, const char *path);
+
+/**
+ * The message of the last failed setter or load on this object, "" if none.
+ * Never NULL for a non-NULL object. Borrowed until the next call on `opts`.
+ * Since 0.1.0.
+ */
+TLM_API const char *tlm_options_last_error(const tlm_options *opts);
+
+/**
+ * Warnings of the last load (unknown keys), one per line, "" if none.
+ * Borrowed until the next call on `opts`. Since 0.1.0.
+ */
+TLM_API const char *tlm_options_warnings(const tlm_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Opaque client: one queue, one worker thread. Since 0.1.0. */
+typedef struct tlm_client tlm_client;
+
+/**
+ * Creates a client and starts its worker thread. The options are copied
+ * (later changes to `opts` do not affect the client) and may be freed after.
+ * If the environment has DO_NOT_TRACK=1 or TELEMETRY_OPTOUT=1, the client is
+ * created disabled. `opts` may be NULL for all defaults.
+ * Returns 0 and sets *out, or TLM_EINVAL, TLM_ENOMEM, TLM_ETHREAD,
+ * TLM_ETRANSPORT (then *out is NULL).
+ * Ownership: *out is the caller's; release with tlm_client_free().
+ * Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_client_new(
+    tlm_client **out, const tlm_options *opts);
+
+/**
+ * Sends everything queued so far and waits until it is delivered, or until
+ * `timeout_ms` passes. Returns 0 when all of it was settled (delivered, or
+ * refused by the server and counted), TLM_ETIMEDOUT at the deadline (the
+ * events stay queued and will still be sent: flush does not drop),
+ * TLM_ECLOSED or TLM_EINVAL. Never waits past the deadline.
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_client_flush(tlm_client *client, uint32_t timeout_ms);
+
+/**
+ * Stops accepting events, sends what is queued and stops the worker, all
+ * within `timeout_ms`. At the deadline, transfers in flight are aborted and
+ * every event not delivered is counted as dropped_shutdown. Returns 0 if all
+ * was delivered, TLM_ETIMEDOUT if something was dropped at the deadline,
+ * TLM_ECLOSED if already closed, TLM_EINVAL for NULL. The client stays
+ * readable with tlm_client_stats() until tlm_client_free().
+ * Since 0.1.0.
+ */
+TLM_API int tlm_client_close(tlm_client *client, uint32_t timeout_ms);
+
+/**
+ * Closes the client if needed (with the shutdown_timeout_ms option as the
+ * deadline) and releases it. NULL is a no-op. Must not race with other calls
+ * on the same client. Since 0.1.0.
+ */
+TLM_API void tlm_client_free(tlm_client *client);
+
+/**
+ * Switches telemetry on or off at run time. Off: calls to tlm_track_* return
+ * TLM_EDISABLED and are counted as dropped_disabled, queued events are
+ * purged, nothing is sent. Returns 0, TLM_EINVAL or TLM_ECLOSED.
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_client_set_enabled(tlm_client *client, int enabled);
+
+/** 1 if the client is enabled and open, else 0 (also for NULL). */
+TLM_API int tlm_client_is_enabled(const tlm_client *client);
+
+/**
+ * Counters of a client. Versioned: set `size` to sizeof(tlm_stats) (or call
+ * tlm_stats_init()); fields are only appended. Since 0.1.0.
+ */
+typedef struct tlm_stats {
+    size_t size;
+    uint64_t enqueued; /**< events accepted into the queue */
+    uint64_t sent; /**< events acknowledged by the server */
+    uint64_t duplicates; /**< of sent: already stored before */
+    uint64_t rejected; /**< events the server refused (invalid) */
+    uint64_t dropped_queue_full; /**< queue full at tlm_track_* */
+    uint64_t dropped_disabled; /**< opt-out was on */
+    uint64_t dropped_before_send; /**< the before-send hook dropped them */
+    uint64_t dropped_http; /**< a 4xx (not 408/413/429) refused them */
+    uint64_t dropped_retries; /**< max_retries exhausted */
+    uint64_t dropped_oversize; /**< one event alone exceeds a limit */
+    uint64_t dropped_shutdown; /**< still unsent at close's deadline */
+    uint64_t retried; /**< batch attempts that were retries */
+    uint64_t batches; /**< batches acknowledged with a 2xx */
+    uint64_t requests; /**< HTTP requests made */
+    uint64_t bytes_raw; /**< JSON bytes of batches sent */
+    uint64_t bytes_compressed; /**< bytes on the wire (body) */
+    uint64_t queue_depth; /**< events waiting in the queue now */
+    uint64_t inflight_events; /**< events in batches not yet settled */
+} tlm_stats;
+
+/** Sets stats->size and zeroes the rest; for bindings. Since 0.1.0. */
+TLM_API void tlm_stats_init(tlm_stats *stats);
+
+/**
+ * Fills `*stats` (whose `size` the caller sets) with a snapshot of the
+ * counters. Works on a closed client. Returns 0 or TLM_EINVAL.
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_client_stats(const tlm_client *client, tlm_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Tracking                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * One API request as the client library saw it (the seed's TelemetryEvent).
+ * Versioned: initialise with TLM_REQUEST_INIT or tlm_request_init(). Only
+ * `endpoint` is required; NULL strings are omitted. Since 0.1.0.
+ */
+typedef struct tlm_request {
+    size_t size; /**< sizeof(tlm_request) */
+    const char *endpoint; /**< path or template, e.g. "/v1/users/{id}" */
+    const char *method; /**< "GET", "POST", ... */
+    int response_status; /**< HTTP status, 0 if none (network error) */
+    double response_time_ms; /**< latency in milliseconds */
+    const char *user_id; /**< the end developer, anonymized later */
+    const char *organization_id; /**< their organization */
+    const char *access_tier; /**< NULL: the client's default tier */
+    const char *request_details; /**< a JSON object as text, or NULL */
+} tlm_request;
+
+#define TLM_REQUEST_INIT                                                       \
+    {                                                                          \
+        sizeof(tlm_request), NULL, NULL, 0, 0.0, NULL, NULL, NULL, NULL        \
+    }
+
+/** Zeroes `*req` and sets its size; the function form of TLM_REQUEST_INIT. */
+TLM_API void tlm_request_init(tlm_request *req);
+
+/**
+ * Records one API request. Copies everything it needs and returns at once:
+ * it never blocks, never does I/O and does not allocate unless the strings
+ * together exceed the inline slot (196 bytes including terminators).
+ * Returns 0 (queued), TLM_EFULL (queue full: dropped and counted),
+ * TLM_EDISABLED (opt-out), TLM_ECLOSED, or TLM_EINVAL (NULL client or
+ * request, wrong size, NULL or empty endpoint, negative latency).
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_track_request(tlm_client *client, const tlm_request *req);
+
+/**
+ * tlm_track_request() with the common fields as arguments, for bindings.
+ * Since 0.1.0.
+ */
+TLM_API int tlm_track_request_simple(tlm_client *client, const char *endpoint,
+    const char *method, int response_status, double response_time_ms,
+    const char *user_id);
+
+/* ------------------------------------------------------------------------ */
+/* Events seen by the before-send hook                                       */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Reads a string field of an event: "type", "id", "endpoint", "method",
+ * "user_id", "organization_id", "access_tier", "environment",
+ * "request_details". NULL if absent or unknown. Borrowed until the hook
+ * returns or the field is set. Since 0.1.0.
+ */
+TLM_API const char *tlm_event_get_string(
+    const tlm_event *event, const char *field);
+
+/** Reads "response_status" (as a number), "response_time", "sample_rate". */
+TLM_API double tlm_event_get_number(const tlm_event *event, const char *field);
+
+/**
+ * Replaces a string field (see tlm_event_get_string; "type" and "id" are
+ * read-only); NULL removes an optional field. Returns 0, TLM_EINVAL or
+ * TLM_ENOMEM. Since 0.1.0.
+ */
+TLM_API int tlm_event_set_string(
+    tlm_event *event, const char *field, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TELEMETRY_H */

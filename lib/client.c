@@ -1,0 +1,386 @@
+/*
+ * client.c - the public client API: lifecycle, tracking, flush, stats.
+ *
+ * Runs on caller threads. The tracking path never blocks, never does I/O and
+ * does not allocate for events whose strings fit a slot; everything slow is
+ * handed to the worker thread (worker.c).
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool
+env_opted_out(void)
+{
+    static const char *const vars[] = {"DO_NOT_TRACK", "TELEMETRY_OPTOUT"};
+    const char *v;
+    size_t i;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        v = getenv(vars[i]);
+        if (v != NULL && *v != '\0' && strcmp(v, "0") != 0
+            && strcmp(v, "false") != 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+client_init_sync(tlm_client *c)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    if (pthread_mutex_init(&c->mu, NULL) != 0)
+        return TLM_ENOMEM;
+    if (pthread_condattr_init(&attr) != 0)
+        goto fail_mu;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(&c->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        goto fail_mu;
+    return 0;
+fail_mu:
+    pthread_mutex_destroy(&c->mu);
+    return TLM_ENOMEM;
+}
+
+int
+tlm_client_new(tlm_client **out, const tlm_options *opts)
+{
+    tlm_options *defaults = NULL;
+    tlm_client *c = NULL;
+    int rc;
+
+    if (out == NULL)
+        return TLM_EINVAL;
+    *out = NULL;
+    if (opts == NULL) {
+        defaults = tlm_options_new();
+        if (defaults == NULL)
+            return TLM_ENOMEM;
+        opts = defaults;
+    }
+    c = tlm__calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rc = TLM_ENOMEM;
+        goto out;
+    }
+    rc = tlm__options_copy(&c->opts, opts);
+    if (rc != 0)
+        goto fail_client;
+    rc = tlm__queue_init(&c->queue, c->opts.max_queue_events);
+    if (rc != 0)
+        goto fail_opts;
+    rc = client_init_sync(c);
+    if (rc != 0)
+        goto fail_queue;
+    atomic_init(&c->state, TLM__STATE_OPEN);
+    atomic_init(&c->enabled, c->opts.enabled && !env_opted_out());
+    c->wake_every = c->opts.max_batch_events;
+    rc = tlm__worker_start(c);
+    if (rc != 0)
+        goto fail_sync;
+    *out = c;
+    goto out;
+fail_sync:
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+fail_queue:
+    tlm__queue_destroy(&c->queue);
+fail_opts:
+    tlm__options_clear(&c->opts);
+fail_client:
+    tlm__free(c);
+out:
+    tlm_options_free(defaults);
+    return rc;
+}
+
+static size_t
+field_len(const char *s, uint32_t *len)
+{
+    size_t n;
+
+    if (s == NULL) {
+        *len = UINT32_MAX;
+        return 0;
+    }
+    n = strlen(s);
+    if (n >= UINT32_MAX - 1)
+        n = UINT32_MAX - 2; /* truncated; nobody sends 4 GiB strings */
+    *len = (uint32_t)n;
+    return n + 1;
+}
+
+/* Copies the request's strings into the slot; TLM_ENOMEM if they don't fit
+ * inline and the overflow buffer can't be allocated. */
+static int
+fill_slot(tlm__slot *slot, const tlm_request *r)
+{
+    const char *src[TLM__NFIELDS] = {
+        r->endpoint,
+        r->method,
+        r->user_id,
+        r->organization_id,
+        r->access_tier,
+        r->request_details,
+    };
+    size_t total = 0, off = 0;
+    char *base;
+    int i;
+
+    for (i = 0; i < TLM__NFIELDS; i++)
+        total += field_len(src[i], &slot->len[i]);
+    base = slot->data;
+    if (total > TLM__SLOT_INLINE) {
+        base = tlm__malloc(total);
+        if (base == NULL)
+            return TLM_ENOMEM;
+        slot->overflow = base;
+    }
+    for (i = 0; i < TLM__NFIELDS; i++) {
+        if (slot->len[i] == UINT32_MAX)
+            continue;
+        memcpy(base + off, src[i], slot->len[i]);
+        base[off + slot->len[i]] = '\0';
+        off += slot->len[i] + 1;
+    }
+    return 0;
+}
+
+int
+tlm_track_request(tlm_client *c, const tlm_request *r)
+{
+    tlm__slot *slot;
+    uint64_t pos;
+    int rc;
+
+    if (c == NULL || r == NULL || r->size != sizeof(tlm_request)
+        || r->endpoint == NULL || r->endpoint[0] == '\0'
+        || !(r->response_time_ms >= 0.0))
+        return TLM_EINVAL;
+    if (atomic_load_explicit(&c->state, memory_order_relaxed)
+        != TLM__STATE_OPEN)
+        return TLM_ECLOSED;
+    if (!atomic_load_explicit(&c->enabled, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(
+            &c->n.dropped_disabled, 1, memory_order_relaxed);
+        return TLM_EDISABLED;
+    }
+    slot = tlm__queue_claim(&c->queue, &pos);
+    if (slot == NULL) {
+        atomic_fetch_add_explicit(
+            &c->n.dropped_queue_full, 1, memory_order_relaxed);
+        tlm__worker_wake(c); /* coalesced: cheap while a wake is pending */
+        return TLM_EFULL;
+    }
+    slot->type = TLM__EV_REQUEST;
+    slot->status = r->response_status;
+    slot->response_time_ms = r->response_time_ms;
+    slot->ts_ms = tlm__now_realtime_ms();
+    rc = fill_slot(slot, r);
+    if (rc != 0)
+        slot->type = 0; /* published as a hole; the worker counts it */
+    tlm__queue_publish(&c->queue, slot, pos);
+    if ((pos + 1) % c->wake_every == 0)
+        tlm__worker_wake(c);
+    return rc;
+}
+
+int
+tlm_track_request_simple(tlm_client *c, const char *endpoint,
+    const char *method, int response_status, double response_time_ms,
+    const char *user_id)
+{
+    tlm_request r = TLM_REQUEST_INIT;
+
+    r.endpoint = endpoint;
+    r.method = method;
+    r.response_status = response_status;
+    r.response_time_ms = response_time_ms;
+    r.user_id = user_id;
+    return tlm_track_request(c, &r);
+}
+
+void
+tlm_request_init(tlm_request *r)
+{
+    if (r == NULL)
+        return;
+    memset(r, 0, sizeof(*r));
+    r->size = sizeof(*r);
+}
+
+static void
+deadline_after(struct timespec *ts, uint32_t timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Waits, with c->mu held, until every position below `target` is settled
+ * or the deadline passes. Returns true when settled. */
+static bool
+wait_settled(tlm_client *c, uint64_t target, const struct timespec *dl)
+{
+    while (c->settled_upto < target && !c->worker_done) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, dl) == ETIMEDOUT)
+            break;
+    }
+    return c->settled_upto >= target;
+}
+
+int
+tlm_client_flush(tlm_client *c, uint32_t timeout_ms)
+{
+    struct timespec dl;
+    uint64_t target;
+    bool done;
+
+    if (c == NULL)
+        return TLM_EINVAL;
+    if (atomic_load(&c->state) != TLM__STATE_OPEN)
+        return TLM_ECLOSED;
+    deadline_after(&dl, timeout_ms);
+    target = atomic_load(&c->queue.head);
+    pthread_mutex_lock(&c->mu);
+    c->cmd_flush++;
+    pthread_mutex_unlock(&c->mu);
+    tlm__worker_wake(c);
+    pthread_mutex_lock(&c->mu);
+    done = wait_settled(c, target, &dl);
+    c->cmd_flush--;
+    pthread_mutex_unlock(&c->mu);
+    return done ? 0 : TLM_ETIMEDOUT;
+}
+
+int
+tlm_client_close(tlm_client *c, uint32_t timeout_ms)
+{
+    struct timespec dl;
+    int expected = TLM__STATE_OPEN;
+    uint64_t before;
+
+    if (c == NULL)
+        return TLM_EINVAL;
+    if (!atomic_compare_exchange_strong(
+            &c->state, &expected, TLM__STATE_CLOSING))
+        return TLM_ECLOSED;
+    before = atomic_load(&c->n.dropped_shutdown);
+    deadline_after(&dl, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    c->cmd_stop = 1;
+    pthread_mutex_unlock(&c->mu);
+    tlm__worker_wake(c);
+    pthread_mutex_lock(&c->mu);
+    while (!c->worker_done) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT) {
+            c->cmd_abort = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    tlm__worker_wake(c);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL);
+    c->thread_started = false;
+    /* Events published after the worker's last look. */
+    atomic_fetch_add(&c->n.dropped_shutdown, tlm__queue_depth(&c->queue));
+    atomic_store(&c->state, TLM__STATE_CLOSED);
+    return atomic_load(&c->n.dropped_shutdown) > before ? TLM_ETIMEDOUT : 0;
+}
+
+void
+tlm_client_free(tlm_client *c)
+{
+    if (c == NULL)
+        return;
+    if (atomic_load(&c->state) == TLM__STATE_OPEN)
+        (void)tlm_client_close(c, c->opts.shutdown_timeout_ms);
+    tlm__worker_destroy(c);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    tlm__queue_destroy(&c->queue);
+    tlm__options_clear(&c->opts);
+    tlm__free(c);
+}
+
+int
+tlm_client_set_enabled(tlm_client *c, int enabled)
+{
+    if (c == NULL)
+        return TLM_EINVAL;
+    if (atomic_load(&c->state) != TLM__STATE_OPEN)
+        return TLM_ECLOSED;
+    atomic_store(&c->enabled, enabled != 0);
+    if (!enabled) {
+        pthread_mutex_lock(&c->mu);
+        c->cmd_purge = 1;
+        pthread_mutex_unlock(&c->mu);
+        tlm__worker_wake(c);
+    }
+    return 0;
+}
+
+int
+tlm_client_is_enabled(const tlm_client *c)
+{
+    tlm_client *m = (tlm_client *)c;
+
+    return c != NULL && atomic_load(&m->state) == TLM__STATE_OPEN
+        && atomic_load(&m->enabled);
+}
+
+void
+tlm_stats_init(tlm_stats *s)
+{
+    if (s == NULL)
+        return;
+    memset(s, 0, sizeof(*s));
+    s->size = sizeof(*s);
+}
+
+int
+tlm_client_stats(const tlm_client *cc, tlm_stats *s)
+{
+    tlm_client *c = (tlm_client *)cc;
+    tlm_stats t;
+
+    if (c == NULL || s == NULL || s->size < sizeof(size_t) + 8)
+        return TLM_EINVAL;
+    memset(&t, 0, sizeof(t));
+    t.size = sizeof(t);
+    t.enqueued = atomic_load(&c->queue.head);
+    t.sent = atomic_load(&c->n.sent);
+    t.duplicates = atomic_load(&c->n.duplicates);
+    t.rejected = atomic_load(&c->n.rejected);
+    t.dropped_queue_full = atomic_load(&c->n.dropped_queue_full);
+    t.dropped_disabled = atomic_load(&c->n.dropped_disabled);
+    t.dropped_before_send = atomic_load(&c->n.dropped_before_send);
+    t.dropped_http = atomic_load(&c->n.dropped_http);
+    t.dropped_retries = atomic_load(&c->n.dropped_retries);
+    t.dropped_oversize = atomic_load(&c->n.dropped_oversize);
+    t.dropped_shutdown = atomic_load(&c->n.dropped_shutdown);
+    t.retried = atomic_load(&c->n.retried);
+    t.batches = atomic_load(&c->n.batches);
+    t.requests = atomic_load(&c->n.requests);
+    t.bytes_raw = atomic_load(&c->n.bytes_raw);
+    t.bytes_compressed = atomic_load(&c->n.bytes_compressed);
+    t.queue_depth = tlm__queue_depth(&c->queue);
+    t.inflight_events = atomic_load(&c->n.inflight_events);
+    /* Older callers pass a smaller struct: copy what they know. */
+    memcpy((char *)s + sizeof(size_t), (char *)&t + sizeof(size_t),
+        (s->size < sizeof(t) ? s->size : sizeof(t)) - sizeof(size_t));
+    return 0;
+}

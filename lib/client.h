@@ -1,0 +1,115 @@
+/*
+ * client.h - the client object shared by client.c (caller threads),
+ * worker.c and transport.c (worker thread).
+ *
+ * Fields are grouped by who writes them; counters read by other threads are
+ * atomics. Never installed.
+ */
+#ifndef TLM_CLIENT_H
+#define TLM_CLIENT_H
+
+#include "internal.h"
+
+#include <curl/curl.h>
+#include <uv.h>
+
+enum { TLM__STATE_OPEN = 0, TLM__STATE_CLOSING = 1, TLM__STATE_CLOSED = 2 };
+
+/* A batch of encoded events: buf holds "e0,e1,...", off[i] the start of
+ * event i; first_pos is the queue position of its first event. */
+typedef struct tlm__batch {
+    struct tlm__batch *next;
+    char id[37];
+    tlm__buf events;
+    size_t *off;
+    uint32_t n;
+    uint32_t cap_n;
+    uint64_t first_pos;
+    uint32_t attempts;
+    uint64_t not_before; /* loop time (ms) of the next attempt */
+    /* transfer state while in flight */
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    size_t body_len;
+    size_t raw_len;
+    tlm__buf response;
+    char errbuf[CURL_ERROR_SIZE];
+} tlm__batch;
+
+typedef struct tlm__counters {
+    _Atomic uint64_t sent, duplicates, rejected;
+    _Atomic uint64_t dropped_queue_full, dropped_disabled;
+    _Atomic uint64_t dropped_before_send, dropped_http, dropped_retries;
+    _Atomic uint64_t dropped_oversize, dropped_shutdown;
+    _Atomic uint64_t retried, batches, requests;
+    _Atomic uint64_t bytes_raw, bytes_compressed, inflight_events;
+} tlm__counters;
+
+struct tlm_client {
+    tlm_options opts; /* frozen copy */
+    tlm__queue queue;
+    _Atomic int state;
+    _Atomic int enabled;
+    uint64_t wake_every; /* producers wake the worker every N events */
+    /* An eventfd owned by the client, not the loop: writing to it stays
+     * safe however late a producer races with close. */
+    int wake_fd;
+    _Atomic int wake_pending;
+    tlm__counters n;
+
+    /* Commands from caller threads, guarded by mu; the worker signals cv
+     * whenever settled_upto advances or it stops. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int cmd_flush; /* a caller waits for a flush */
+    int cmd_stop; /* finish: drain and exit when settled */
+    int cmd_abort; /* deadline passed: drop what is left, exit */
+    int cmd_purge; /* opt-out switched on: purge everything */
+    int worker_done; /* the loop has exited */
+    uint64_t settled_upto; /* every position below this is settled */
+
+    pthread_t thread;
+    bool thread_started;
+
+    /* Worker thread only. */
+    uv_loop_t loop;
+    uv_poll_t wake_poll;
+    uv_timer_t flush_timer;
+    uv_timer_t retry_timer;
+    uv_timer_t curl_timer;
+    CURLM *multi;
+    tlm__rng rng;
+    char *client_info; /* JSON object text shared by every event */
+    char *auth_header; /* "Authorization: Bearer ..." */
+    char *url; /* endpoint + "/v1/batch" */
+    tlm__batch *current; /* being filled */
+    tlm__batch *waiting; /* sealed, not in flight, FIFO by not_before */
+    tlm__batch *inflight; /* transfers running */
+    uint32_t n_waiting;
+    uint32_t n_inflight;
+    bool flush_partial; /* seal the current batch even if not full */
+};
+
+/* worker.c */
+int tlm__worker_start(tlm_client *c);
+void tlm__worker_wake(tlm_client *c);
+/* Releases what tlm__worker_start() made, after the thread has ended. */
+void tlm__worker_destroy(tlm_client *c);
+void tlm__batch_free(tlm__batch *b);
+/* Called by transport.c when a batch's transfer ends. */
+void tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
+    long status, long retry_after_s);
+
+/* transport.c */
+int tlm__transport_init(tlm_client *c);
+/* Starts the HTTP request of a sealed batch; 0 or a TLM_E* code. */
+int tlm__transport_send(tlm_client *c, tlm__batch *b);
+/* Aborts every transfer in flight; returns the number of events they held
+ * (their batches are freed, not retried). */
+uint64_t tlm__transport_abort_all(tlm_client *c);
+void tlm__transport_close(tlm_client *c);
+/* curl_global_init exactly once per process, thread-safely. */
+int tlm__transport_global_init(void);
+
+#endif /* TLM_CLIENT_H */

@@ -1,0 +1,110 @@
+/*
+ * event.c - the tlm_event view that the before-send hook reads and edits.
+ *
+ * Runs only on the worker thread. Field values point into the queue slot
+ * until the hook replaces them; replacements are owned by the event.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static const char *const field_names[TLM__NFIELDS] = {
+    "endpoint",
+    "method",
+    "user_id",
+    "organization_id",
+    "access_tier",
+    "request_details",
+};
+
+static int
+field_index(const char *name)
+{
+    int i;
+
+    for (i = 0; i < TLM__NFIELDS; i++)
+        if (strcmp(name, field_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void
+tlm__event_from_slot(tlm_event *ev, const tlm__slot *slot)
+{
+    int i;
+
+    memset(ev, 0, sizeof(*ev));
+    ev->type = slot->type;
+    ev->ts_ms = slot->ts_ms;
+    ev->status = slot->status;
+    ev->response_time_ms = slot->response_time_ms;
+    ev->sample_rate = 1.0;
+    for (i = 0; i < TLM__NFIELDS; i++)
+        ev->field[i] = tlm__slot_field(slot, i);
+}
+
+void
+tlm__event_clear(tlm_event *ev)
+{
+    int i;
+
+    for (i = 0; i < TLM__NFIELDS; i++) {
+        tlm__free(ev->owned[i]);
+        ev->owned[i] = NULL;
+    }
+}
+
+const char *
+tlm_event_get_string(const tlm_event *ev, const char *field)
+{
+    int i;
+
+    if (ev == NULL || field == NULL)
+        return NULL;
+    if (strcmp(field, "type") == 0)
+        return ev->type == TLM__EV_REQUEST ? "request" : "unknown";
+    if (strcmp(field, "id") == 0)
+        return ev->id;
+    if (strcmp(field, "environment") == 0)
+        return ev->environment;
+    i = field_index(field);
+    return i < 0 ? NULL : ev->field[i];
+}
+
+double
+tlm_event_get_number(const tlm_event *ev, const char *field)
+{
+    if (ev == NULL || field == NULL)
+        return 0.0;
+    if (strcmp(field, "response_status") == 0)
+        return (double)ev->status;
+    if (strcmp(field, "response_time") == 0)
+        return ev->response_time_ms;
+    if (strcmp(field, "sample_rate") == 0)
+        return ev->sample_rate;
+    return 0.0;
+}
+
+int
+tlm_event_set_string(tlm_event *ev, const char *field, const char *value)
+{
+    char *copy = NULL;
+    int i;
+
+    if (ev == NULL || field == NULL)
+        return TLM_EINVAL;
+    i = field_index(field);
+    if (i < 0)
+        return TLM_EINVAL;
+    if (i == TLM__FIELD_ENDPOINT && (value == NULL || *value == '\0'))
+        return TLM_EINVAL; /* the only required field */
+    if (value != NULL) {
+        copy = tlm__strdup(value);
+        if (copy == NULL)
+            return TLM_ENOMEM;
+    }
+    tlm__free(ev->owned[i]);
+    ev->owned[i] = copy;
+    ev->field[i] = copy;
+    return 0;
+}

@@ -1,0 +1,186 @@
+/*
+ * internal.h - declarations shared between lib/ files; never installed.
+ *
+ * Functions here are tlm__<concept>_<verb>. Everything else in lib/ is static
+ * to its file. Nothing in here may be used from outside lib/ except tests.
+ */
+#ifndef TLM_INTERNAL_H
+#define TLM_INTERNAL_H
+
+#include "telemetry.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLM__SDK_NAME "libtelemetry"
+
+/* ---- alloc.c: every allocation of the library goes through here -------- */
+void *tlm__malloc(size_t n);
+void *tlm__calloc(size_t n, size_t size);
+void *tlm__realloc(void *p, size_t n);
+void tlm__free(void *p);
+char *tlm__strdup(const char *s);
+char *tlm__strndup(const char *s, size_t n);
+
+/* ---- options.c ---------------------------------------------------------- */
+struct tlm_options {
+    char *endpoint;
+    char *api_key;
+    char *environment;
+    char *access_tier;
+    char *binding;
+    char *ca_bundle;
+    uint32_t flush_interval_ms;
+    uint32_t max_batch_events;
+    size_t max_batch_bytes;
+    uint32_t max_queue_events;
+    uint32_t shutdown_timeout_ms;
+    uint32_t connect_timeout_ms;
+    uint32_t transfer_timeout_ms;
+    uint32_t max_inflight;
+    uint32_t max_retries;
+    int compression;
+    int enabled;
+    tlm_log_fn logger;
+    void *logger_data;
+    tlm_before_send_fn before_send;
+    void *before_send_data;
+    char last_error[256];
+    char *warnings; /* owned, "" when none */
+};
+
+int tlm__options_copy(tlm_options *dst, const tlm_options *src);
+void tlm__options_clear(tlm_options *opts);
+void tlm__options_init(tlm_options *opts);
+void tlm__options_seterr(tlm_options *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- log.c -------------------------------------------------------------- */
+void tlm__log(tlm_log_fn fn, void *data, tlm_log_level level, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- clock.c ------------------------------------------------------------ */
+int64_t tlm__now_realtime_ms(void);
+uint64_t tlm__now_mono_ms(void);
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars + NUL) into buf[25]. */
+void tlm__format_rfc3339(int64_t ms, char buf[25]);
+
+/* ---- rand.c: PRNG and UUIDv7 (no system call per id) ------------------- */
+typedef struct tlm__rng {
+    uint64_t s[4];
+} tlm__rng;
+void tlm__rng_seed(tlm__rng *rng);
+uint64_t tlm__rng_next(tlm__rng *rng);
+/* Uniform double in [0, 1). */
+double tlm__rng_double(tlm__rng *rng);
+/* Canonical 36-char text of a UUIDv7 for `unix_ms`, NUL-terminated. */
+void tlm__uuid7(tlm__rng *rng, int64_t unix_ms, char out[37]);
+void tlm__uuid4(tlm__rng *rng, char out[37]);
+
+/* ---- queue.c: bounded lock-free MPSC queue of event slots -------------- */
+enum {
+    TLM__FIELD_ENDPOINT = 0,
+    TLM__FIELD_METHOD,
+    TLM__FIELD_USER_ID,
+    TLM__FIELD_ORG_ID,
+    TLM__FIELD_TIER,
+    TLM__FIELD_DETAILS,
+    TLM__NFIELDS
+};
+
+/* A slot is 256 bytes: typical events (~150 bytes of strings) fit inline;
+ * larger ones spill into one allocation. */
+#define TLM__SLOT_INLINE 196
+
+enum { TLM__EV_REQUEST = 1 };
+
+typedef struct tlm__slot {
+    uint8_t type;
+    int32_t status;
+    int64_t ts_ms;
+    double response_time_ms;
+    uint32_t len[TLM__NFIELDS]; /* UINT32_MAX: absent */
+    char *overflow; /* strings when they don't fit inline */
+    char data[TLM__SLOT_INLINE];
+} tlm__slot;
+
+/* Sequence numbers live apart from the slots so that creating a large queue
+ * touches only 8 bytes per slot; slot pages are touched when first used. */
+typedef struct tlm__queue {
+    _Alignas(64) _Atomic uint64_t head; /* next position to claim */
+    _Alignas(64) uint64_t tail; /* next position to read (worker) */
+    _Alignas(64) uint64_t mask;
+    _Atomic uint64_t *seq;
+    tlm__slot *slots;
+} tlm__queue;
+
+int tlm__queue_init(tlm__queue *q, uint32_t capacity);
+void tlm__queue_destroy(tlm__queue *q);
+/* Claims a slot; NULL when full. Fill it, then tlm__queue_publish(). */
+tlm__slot *tlm__queue_claim(tlm__queue *q, uint64_t *pos);
+void tlm__queue_publish(tlm__queue *q, tlm__slot *slot, uint64_t pos);
+/* Worker side: the next published slot, or NULL. */
+tlm__slot *tlm__queue_peek(tlm__queue *q);
+/* Worker side: releases the slot returned by tlm__queue_peek(). */
+void tlm__queue_pop(tlm__queue *q, tlm__slot *slot);
+uint64_t tlm__queue_depth(const tlm__queue *q);
+/* Pointer to field `f` of a slot, NULL if absent. */
+const char *tlm__slot_field(const tlm__slot *slot, int f);
+
+/* ---- event.c: the before-send view of an event ------------------------- */
+struct tlm_event {
+    uint8_t type;
+    char id[37];
+    int64_t ts_ms;
+    int32_t status;
+    double response_time_ms;
+    double sample_rate;
+    const char *environment;
+    const char *field[TLM__NFIELDS];
+    char *owned[TLM__NFIELDS];
+};
+void tlm__event_from_slot(tlm_event *ev, const tlm__slot *slot);
+void tlm__event_clear(tlm_event *ev);
+
+/* ---- encode.c: JSON and gzip ------------------------------------------- */
+typedef struct tlm__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed; /* an allocation failed; contents are incomplete */
+} tlm__buf;
+void tlm__buf_append(tlm__buf *b, const char *s, size_t n);
+void tlm__buf_puts(tlm__buf *b, const char *s);
+void tlm__buf_json_string(tlm__buf *b, const char *s, size_t n);
+void tlm__buf_printf(tlm__buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tlm__buf_free(tlm__buf *b);
+/* Appends one event as a JSON object. `client_info` is a JSON object text.
+ * Returns 0, or TLM_EINVAL if request_details is not a JSON object (it is
+ * then left out and the event still written). */
+int tlm__encode_event(
+    tlm__buf *b, const tlm_event *ev, const char *client_info);
+/* gzip of `in` into *out (allocated). 0 or TLM_ENOMEM. */
+int tlm__gzip(const char *in, size_t n, int level, char **out, size_t *out_len);
+
+/* ---- backoff.c ---------------------------------------------------------- */
+#define TLM__BACKOFF_BASE_MS 500
+#define TLM__BACKOFF_CAP_MS 60000
+/* Delay before retry number `attempt` (1-based): full jitter in
+ * [0, min(cap, base * 2^(attempt-1))], raised to `retry_after_s` * 1000 when
+ * the server sent Retry-After (capped at one hour). `u` in [0, 1). */
+uint64_t tlm__backoff_delay_ms(uint32_t attempt, double u, long retry_after_s);
+/* What to do with an HTTP outcome. */
+typedef enum tlm__outcome {
+    TLM__OUT_OK = 0,
+    TLM__OUT_RETRY,
+    TLM__OUT_SPLIT,
+    TLM__OUT_DROP
+} tlm__outcome;
+tlm__outcome tlm__backoff_classify(int curl_ok, long http_status);
+
+#endif /* TLM_INTERNAL_H */

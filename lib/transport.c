@@ -1,0 +1,395 @@
+/*
+ * transport.c - HTTP delivery of batches: libcurl's multi interface driven
+ * by the worker's libuv loop (curl_multi_socket_action, uv_poll_t, a timer).
+ *
+ * Worker thread only, except tlm__transport_global_init(). No extra
+ * threads, no blocking calls: every transfer is non-blocking.
+ */
+#include "client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    tlm_client *c;
+} sock_ctx;
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void
+global_init_once(void)
+{
+    /* Never paired with curl_global_cleanup(): the host may use curl too. */
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int
+tlm__transport_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+    return global_rc == CURLE_OK ? 0 : TLM_ETRANSPORT;
+}
+
+static void check_done(tlm_client *c);
+
+static void
+poll_close_cb(uv_handle_t *h)
+{
+    tlm__free(h->data);
+}
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+    sock_ctx *ctx = h->data;
+    tlm_client *c = ctx->c;
+    int flags = 0, running;
+
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(c->multi, ctx->fd, flags, &running);
+    check_done(c);
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    tlm_client *c = userp;
+    sock_ctx *ctx = socketp;
+    int events = 0;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (ctx != NULL) {
+            uv_poll_stop(&ctx->poll);
+            curl_multi_assign(c->multi, fd, NULL);
+            uv_close((uv_handle_t *)&ctx->poll, poll_close_cb);
+        }
+        return 0;
+    }
+    if (ctx == NULL) {
+        ctx = tlm__calloc(1, sizeof(*ctx));
+        if (ctx == NULL)
+            return -1;
+        if (uv_poll_init_socket(&c->loop, &ctx->poll, fd) != 0) {
+            tlm__free(ctx);
+            return -1;
+        }
+        ctx->fd = fd;
+        ctx->c = c;
+        ctx->poll.data = ctx;
+        curl_multi_assign(c->multi, fd, ctx);
+    }
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&ctx->poll, events, on_poll);
+    return 0;
+}
+
+static void
+on_curl_timer(uv_timer_t *t)
+{
+    tlm_client *c = t->data;
+    int running;
+
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(c);
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    tlm_client *c = userp;
+
+    (void)multi;
+    if (timeout_ms < 0)
+        uv_timer_stop(&c->curl_timer);
+    else
+        uv_timer_start(&c->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static int
+make_url_and_auth(tlm_client *c)
+{
+    tlm__buf url = {0}, auth = {0};
+    const char *ep = c->opts.endpoint;
+    size_t n = strlen(ep);
+
+    while (n > 0 && ep[n - 1] == '/')
+        n--;
+    tlm__buf_append(&url, ep, n);
+    tlm__buf_puts(&url, "/v1/batch");
+    if (c->opts.api_key != NULL) {
+        tlm__buf_puts(&auth, "Authorization: Bearer ");
+        tlm__buf_puts(&auth, c->opts.api_key);
+    }
+    if (url.failed || auth.failed) {
+        tlm__buf_free(&url);
+        tlm__buf_free(&auth);
+        return TLM_ENOMEM;
+    }
+    c->url = url.data;
+    c->auth_header = auth.data; /* NULL without a key */
+    return 0;
+}
+
+int
+tlm__transport_init(tlm_client *c)
+{
+    int rc = tlm__transport_global_init();
+
+    if (rc != 0)
+        return rc;
+    rc = make_url_and_auth(c);
+    if (rc != 0)
+        return rc;
+    c->multi = curl_multi_init();
+    if (c->multi == NULL)
+        return TLM_ETRANSPORT;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    curl_multi_setopt(
+        c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->opts.max_inflight);
+    return 0;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    tlm__batch *b = userp;
+    size_t n = size * nmemb;
+
+    /* A receipt is small; don't let a hostile server make us buffer more. */
+    if (b->response.len + n <= 1 << 20)
+        tlm__buf_append(&b->response, data, n);
+    return n;
+}
+
+static void
+append_client_stats(tlm_client *c, tlm__buf *out)
+{
+    tlm_stats s;
+
+    tlm_stats_init(&s);
+    (void)tlm_client_stats(c, &s);
+    tlm__buf_printf(out,
+        "\"client_stats\":{\"enqueued\":%llu,\"sent\":%llu,"
+        "\"dropped\":%llu,\"retried\":%llu,",
+        (unsigned long long)s.enqueued, (unsigned long long)s.sent,
+        (unsigned long long)(s.dropped_queue_full + s.dropped_before_send
+            + s.dropped_http + s.dropped_retries + s.dropped_oversize
+            + s.dropped_shutdown),
+        (unsigned long long)s.retried);
+    tlm__buf_printf(out,
+        "\"dropped_queue_full\":%llu,\"queue_depth\":%llu,"
+        "\"bytes_raw\":%llu,\"bytes_compressed\":%llu},",
+        (unsigned long long)s.dropped_queue_full,
+        (unsigned long long)s.queue_depth, (unsigned long long)s.bytes_raw,
+        (unsigned long long)s.bytes_compressed);
+}
+
+/* The request body of a batch, gzip'ed when configured. */
+static int
+build_body(tlm_client *c, tlm__batch *b)
+{
+    tlm__buf raw = {0};
+    char sent_at[25];
+    int rc = 0;
+
+    tlm__format_rfc3339(tlm__now_realtime_ms(), sent_at);
+    tlm__buf_puts(&raw, "{\"batch_id\":\"");
+    tlm__buf_puts(&raw, b->id);
+    tlm__buf_puts(&raw, "\",\"sent_at\":\"");
+    tlm__buf_puts(&raw, sent_at);
+    tlm__buf_puts(&raw,
+        "\",\"sdk\":{\"name\":\"" TLM__SDK_NAME
+        "\",\"version\":\"" TLM_VERSION_STRING "\",\"binding\":");
+    tlm__buf_json_string(&raw, c->opts.binding, strlen(c->opts.binding));
+    tlm__buf_puts(&raw, "},");
+    append_client_stats(c, &raw);
+    tlm__buf_puts(&raw, "\"events\":[");
+    tlm__buf_append(&raw, b->events.data, b->events.len);
+    tlm__buf_puts(&raw, "]}");
+    if (raw.failed) {
+        rc = TLM_ENOMEM;
+        goto out;
+    }
+    tlm__free(b->body);
+    b->body = NULL;
+    b->raw_len = raw.len;
+    if (c->opts.compression) {
+        rc = tlm__gzip(raw.data, raw.len, 1, &b->body, &b->body_len);
+    } else {
+        b->body = raw.data;
+        b->body_len = raw.len;
+        raw.data = NULL;
+    }
+out:
+    tlm__buf_free(&raw);
+    return rc;
+}
+
+static int
+build_headers(tlm_client *c, tlm__batch *b)
+{
+    char idem[64];
+    struct curl_slist *h = NULL, *t;
+
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", b->id);
+    const char *lines[] = {
+        "Content-Type: application/json",
+        c->opts.compression ? "Content-Encoding: gzip" : NULL,
+        "Expect:", /* no 100-continue round trip */
+        "User-Agent: " TLM__SDK_NAME "/" TLM_VERSION_STRING,
+        idem,
+        c->auth_header,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        if (lines[i] == NULL)
+            continue;
+        t = curl_slist_append(h, lines[i]);
+        if (t == NULL) {
+            curl_slist_free_all(h);
+            return TLM_ENOMEM;
+        }
+        h = t;
+    }
+    if (b->headers != NULL)
+        curl_slist_free_all(b->headers);
+    b->headers = h;
+    return 0;
+}
+
+static void
+set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, b->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, b->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, b);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, b->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(
+        e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->opts.transfer_timeout_ms);
+    if (c->opts.ca_bundle != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->opts.ca_bundle);
+}
+
+int
+tlm__transport_send(tlm_client *c, tlm__batch *b)
+{
+    CURL *e = NULL;
+    int rc;
+
+    rc = build_body(c, b);
+    if (rc == 0)
+        rc = build_headers(c, b);
+    if (rc != 0)
+        return rc;
+    e = curl_easy_init();
+    if (e == NULL)
+        return TLM_ENOMEM;
+    b->errbuf[0] = '\0';
+    tlm__buf_free(&b->response);
+    set_easy_options(c, b, e);
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        return TLM_ENOMEM;
+    }
+    b->easy = e;
+    b->next = c->inflight;
+    c->inflight = b;
+    c->n_inflight++;
+    atomic_fetch_add(&c->n.inflight_events, b->n);
+    atomic_fetch_add(&c->n.requests, 1);
+    return 0;
+}
+
+/* Unlinks b from the in-flight list and releases its curl handle. */
+static void
+detach(tlm_client *c, tlm__batch *b)
+{
+    tlm__batch **p = &c->inflight;
+
+    while (*p != NULL && *p != b)
+        p = &(*p)->next;
+    if (*p == b)
+        *p = b->next;
+    b->next = NULL;
+    c->n_inflight--;
+    atomic_fetch_sub(&c->n.inflight_events, b->n);
+    curl_multi_remove_handle(c->multi, b->easy);
+    curl_easy_cleanup(b->easy);
+    b->easy = NULL;
+}
+
+static void
+check_done(tlm_client *c)
+{
+    CURLMsg *msg;
+    int left;
+    tlm__batch *b;
+    long status = 0;
+    curl_off_t retry_after = 0;
+    CURLcode result;
+
+    while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        b = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&b);
+        result = msg->data.result;
+        status = 0;
+        retry_after = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
+        detach(c, b);
+        tlm__worker_batch_done(
+            c, b, result == CURLE_OK, status, (long)retry_after);
+    }
+}
+
+uint64_t
+tlm__transport_abort_all(tlm_client *c)
+{
+    uint64_t n = 0;
+    tlm__batch *b;
+
+    while (c->inflight != NULL) {
+        b = c->inflight;
+        n += b->n;
+        detach(c, b);
+        tlm__batch_free(b);
+    }
+    return n;
+}
+
+void
+tlm__transport_close(tlm_client *c)
+{
+    if (c->multi == NULL)
+        return;
+    tlm__transport_abort_all(c);
+    curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+}
