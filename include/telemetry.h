@@ -260,7 +260,8 @@ TLM_API TLM_WARN_UNUSED int tlm_client_new(
  * `timeout_ms` passes. Returns 0 when all of it was settled (delivered, or
  * refused by the server and counted), TLM_ETIMEDOUT at the deadline (the
  * events stay queued and will still be sent: flush does not drop),
- * TLM_ECLOSED or TLM_EINVAL. Never waits past the deadline.
+ * TLM_ECLOSED or TLM_EINVAL (also when called from a callback, which runs
+ * on the worker thread). Never waits past the deadline.
  * Thread safety: any thread. Since 0.1.0.
  */
 TLM_API int tlm_client_flush(tlm_client *client, uint32_t timeout_ms);
@@ -270,7 +271,8 @@ TLM_API int tlm_client_flush(tlm_client *client, uint32_t timeout_ms);
  * within `timeout_ms`. At the deadline, transfers in flight are aborted and
  * every event not delivered is counted as dropped_shutdown. Returns 0 if all
  * was delivered, TLM_ETIMEDOUT if something was dropped at the deadline,
- * TLM_ECLOSED if already closed, TLM_EINVAL for NULL. The client stays
+ * TLM_ECLOSED if already closed, TLM_EINVAL for NULL or when called from
+ * a callback (the worker thread). The client stays
  * readable with tlm_client_stats() until tlm_client_free().
  * Since 0.1.0.
  */
@@ -317,7 +319,9 @@ typedef struct tlm_stats {
     uint64_t bytes_raw; /**< JSON bytes of batches sent */
     uint64_t bytes_compressed; /**< bytes on the wire (body) */
     uint64_t queue_depth; /**< events waiting in the queue now */
-    uint64_t inflight_events; /**< events in batches not yet settled */
+    /** Events taken from the queue and not yet settled: being batched,
+     * in transfer, or waiting to retry. */
+    uint64_t inflight_events;
 } tlm_stats;
 
 /** Sets stats->size and zeroes the rest; for bindings. Since 0.1.0. */

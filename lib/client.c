@@ -8,6 +8,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -163,7 +164,7 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
 
     if (c == NULL || r == NULL || r->size != sizeof(tlm_request)
         || r->endpoint == NULL || r->endpoint[0] == '\0'
-        || !(r->response_time_ms >= 0.0))
+        || !(r->response_time_ms >= 0.0) || isinf(r->response_time_ms))
         return TLM_EINVAL;
     if (atomic_load_explicit(&c->state, memory_order_relaxed)
         != TLM__STATE_OPEN)
@@ -217,6 +218,14 @@ tlm_request_init(tlm_request *r)
     r->size = sizeof(*r);
 }
 
+/* From a callback on the worker thread, waiting for the worker would wait
+ * forever: refuse instead. */
+static bool
+on_worker(const tlm_client *c)
+{
+    return c->thread_started && pthread_equal(pthread_self(), c->thread);
+}
+
 static void
 deadline_after(struct timespec *ts, uint32_t timeout_ms)
 {
@@ -248,7 +257,7 @@ tlm_client_flush(tlm_client *c, uint32_t timeout_ms)
     uint64_t target;
     bool done;
 
-    if (c == NULL)
+    if (c == NULL || on_worker(c))
         return TLM_EINVAL;
     if (atomic_load(&c->state) != TLM__STATE_OPEN)
         return TLM_ECLOSED;
@@ -272,7 +281,7 @@ tlm_client_close(tlm_client *c, uint32_t timeout_ms)
     int expected = TLM__STATE_OPEN;
     uint64_t before;
 
-    if (c == NULL)
+    if (c == NULL || on_worker(c))
         return TLM_EINVAL;
     if (!atomic_compare_exchange_strong(
             &c->state, &expected, TLM__STATE_CLOSING))

@@ -83,6 +83,7 @@ struct tlm_client {
     char *client_info; /* JSON object text shared by every event */
     char *auth_header; /* "Authorization: Bearer ..." */
     char *url; /* endpoint + "/v1/batch" */
+    tlm__buf scratch; /* one encoded event, reused */
     tlm__batch *current; /* being filled */
     tlm__batch *waiting; /* sealed, not in flight, FIFO by not_before */
     tlm__batch *inflight; /* transfers running */

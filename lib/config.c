@@ -228,9 +228,10 @@ tlm_options_load_string(tlm_options *o, const char *json)
         rc = TLM_ENOMEM;
         goto out;
     }
-    root = cJSON_Parse(json);
+    /* Require the document to end after its value: trailing garbage
+     * usually means two documents were concatenated by mistake. */
+    root = cJSON_ParseWithOpts(json, &where, 1);
     if (root == NULL) {
-        where = cJSON_GetErrorPtr();
         tlm__options_seterr(o,
             "configuration: not valid JSON near "
             "byte %ld",

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -192,6 +193,20 @@ out:
     return rc;
 }
 
+/* JSON has no infinity or NaN (tlm_track_request refuses them; a hook
+ * could not set them, but stay valid anyway), and %.3f would print
+ * hundreds of digits for huge values. */
+static void
+put_latency(tlm__buf *b, double ms)
+{
+    if (!isfinite(ms))
+        tlm__buf_puts(b, ",\"response_time\":null");
+    else if (ms < 1e12 && ms > -1e12)
+        tlm__buf_printf(b, ",\"response_time\":%.3f", ms);
+    else
+        tlm__buf_printf(b, ",\"response_time\":%.17g", ms);
+}
+
 int
 tlm__encode_event(tlm__buf *b, const tlm_event *ev, const char *client_info)
 {
@@ -208,8 +223,8 @@ tlm__encode_event(tlm__buf *b, const tlm_event *ev, const char *client_info)
     tlm__buf_printf(b, ",\"sample_rate\":%.6g", ev->sample_rate);
     put_str_field(b, "endpoint", ev->field[TLM__FIELD_ENDPOINT]);
     put_str_field(b, "method", ev->field[TLM__FIELD_METHOD]);
-    tlm__buf_printf(b, ",\"response_status\":%d,\"response_time\":%.3f",
-        (int)ev->status, ev->response_time_ms);
+    tlm__buf_printf(b, ",\"response_status\":%d", (int)ev->status);
+    put_latency(b, ev->response_time_ms);
     put_str_field(b, "user_id", ev->field[TLM__FIELD_USER_ID]);
     put_str_field(b, "organization_id", ev->field[TLM__FIELD_ORG_ID]);
     put_str_field(b, "access_tier", ev->field[TLM__FIELD_TIER]);

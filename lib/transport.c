@@ -16,6 +16,9 @@ typedef struct sock_ctx {
     tlm_client *c;
 } sock_ctx;
 
+/* Bodies above this many bytes are sent with Expect: 100-continue. */
+#define TLM__EXPECT_THRESHOLD (64 * 1024)
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
@@ -251,7 +254,11 @@ build_headers(tlm_client *c, tlm__batch *b)
     const char *lines[] = {
         "Content-Type: application/json",
         c->opts.compression ? "Content-Encoding: gzip" : NULL,
-        "Expect:", /* no 100-continue round trip */
+        /* A large body first asks whether the server wants it: a server
+         * refusing it with 413 may close before reading it, and the reset
+         * would lose the 413. Small bodies skip the round trip. */
+        b->body_len > TLM__EXPECT_THRESHOLD ? "Expect: 100-continue"
+                                            : "Expect:",
         "User-Agent: " TLM__SDK_NAME "/" TLM_VERSION_STRING,
         idem,
         c->auth_header,
@@ -291,6 +298,7 @@ set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
     curl_easy_setopt(
         e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->opts.transfer_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 1000L);
     if (c->opts.ca_bundle != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->opts.ca_bundle);
 }
@@ -320,7 +328,6 @@ tlm__transport_send(tlm_client *c, tlm__batch *b)
     b->next = c->inflight;
     c->inflight = b;
     c->n_inflight++;
-    atomic_fetch_add(&c->n.inflight_events, b->n);
     atomic_fetch_add(&c->n.requests, 1);
     return 0;
 }
@@ -337,7 +344,6 @@ detach(tlm_client *c, tlm__batch *b)
         *p = b->next;
     b->next = NULL;
     c->n_inflight--;
-    atomic_fetch_sub(&c->n.inflight_events, b->n);
     curl_multi_remove_handle(c->multi, b->easy);
     curl_easy_cleanup(b->easy);
     b->easy = NULL;

@@ -177,7 +177,7 @@ batches_held(const tlm_client *c)
 static void
 drain(tlm_client *c)
 {
-    static __thread tlm__buf scratch;
+    tlm__buf *scratch = &c->scratch;
     uint32_t limit = c->opts.max_inflight * 2;
     tlm__slot *slot;
     uint64_t pos;
@@ -189,12 +189,12 @@ drain(tlm_client *c)
         pos = c->queue.tail;
         if (slot->type == 0)
             atomic_fetch_add(&c->n.dropped_oversize, 1);
-        else if (encode_slot(c, slot, &scratch))
-            add_to_batch(c, &scratch, pos);
+        else if (encode_slot(c, slot, scratch))
+            add_to_batch(c, scratch, pos);
         tlm__queue_pop(&c->queue, slot);
     }
-    if (scratch.cap > 1 << 20)
-        tlm__buf_free(&scratch); /* don't keep a huge event's buffer */
+    if (scratch->cap > 1 << 20)
+        tlm__buf_free(scratch); /* don't keep a huge event's buffer */
     if (c->flush_partial && tlm__queue_depth(&c->queue) == 0)
         seal_current(c);
 }
@@ -241,11 +241,13 @@ dispatch(tlm_client *c)
 }
 
 static uint64_t
-min_pos(const tlm__batch *b, uint64_t m)
+min_pos(const tlm__batch *b, uint64_t m, uint64_t *held)
 {
-    for (; b != NULL; b = b->next)
+    for (; b != NULL; b = b->next) {
+        *held += b->n;
         if (b->first_pos < m)
             m = b->first_pos;
+    }
     return m;
 }
 
@@ -253,12 +255,16 @@ min_pos(const tlm__batch *b, uint64_t m)
 static void
 publish_settled(tlm_client *c)
 {
-    uint64_t m = c->queue.tail;
+    uint64_t m = c->queue.tail, held = 0;
 
-    if (c->current != NULL && c->current->n > 0 && c->current->first_pos < m)
-        m = c->current->first_pos;
-    m = min_pos(c->waiting, m);
-    m = min_pos(c->inflight, m);
+    if (c->current != NULL && c->current->n > 0) {
+        held = c->current->n;
+        if (c->current->first_pos < m)
+            m = c->current->first_pos;
+    }
+    m = min_pos(c->waiting, m, &held);
+    m = min_pos(c->inflight, m, &held);
+    atomic_store(&c->n.inflight_events, held);
     pthread_mutex_lock(&c->mu);
     if (m != c->settled_upto) {
         c->settled_upto = m;
@@ -632,6 +638,7 @@ tlm__worker_destroy(tlm_client *c)
 {
     /* The loop has stopped: uv_run returned with every handle closed. */
     uv_loop_close(&c->loop);
+    tlm__buf_free(&c->scratch);
     tlm__free(c->client_info);
     tlm__free(c->auth_header);
     tlm__free(c->url);

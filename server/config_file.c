@@ -1,0 +1,205 @@
+/* Reads the seed's JSON configuration document for the server: sections
+ * other than `server` belong to other components and are only checked for
+ * being known. Owns nothing past the call; files over 1 MiB are refused. */
+#include "config_file.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CONFIG_FILE (1024 * 1024)
+
+static const char *const known_sections[] = {
+    "telemetry",
+    "feedback",
+    "error_tracking",
+    "feature_requests",
+    "analytics",
+    "server",
+};
+
+static int
+read_file(const char *path, char **out, size_t *len, char *err, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    int rc = -1;
+    *out = NULL;
+    if (f == NULL) {
+        snprintf(err, n, "--config: cannot open %s", path);
+        goto out;
+    }
+    buf = malloc(MAX_CONFIG_FILE + 1);
+    if (buf == NULL)
+        goto out;
+    *len = fread(buf, 1, MAX_CONFIG_FILE + 1, f);
+    if (ferror(f) || *len > MAX_CONFIG_FILE) {
+        snprintf(
+            err, n, "--config: cannot read %s (or larger than 1 MiB)", path);
+        goto out;
+    }
+    buf[*len] = '\0';
+    *out = buf;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    if (f != NULL)
+        fclose(f);
+    return rc;
+}
+
+static bool
+section_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof(known_sections) / sizeof(known_sections[0]);
+         i++) {
+        if (strcmp(name, known_sections[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+bad_key(char *err, size_t n, const char *key, const char *expect)
+{
+    snprintf(err, n, "config: server.%s: expected %s", key, expect);
+    return -1;
+}
+
+/* Joins the api_keys array with commas for the shared key parser. */
+static int
+apply_keys(struct tlm__server_config *c, const cJSON *arr, char *err, size_t n)
+{
+    char joined[8192];
+    size_t used = 0;
+    const cJSON *it;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+        return bad_key(err, n, "api_keys", "non-empty array of strings");
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsString(it))
+            return bad_key(err, n, "api_keys", "non-empty array of strings");
+        size_t len = strlen(it->valuestring);
+        if (used + len + 2 > sizeof(joined))
+            return bad_key(err, n, "api_keys", "at most 8 KiB of keys");
+        if (used > 0)
+            joined[used++] = ',';
+        memcpy(joined + used, it->valuestring, len);
+        used += len;
+    }
+    joined[used] = '\0';
+    return tlm__api_keys_set_csv(c, joined, "config: server.api_keys", err, n);
+}
+
+static int
+apply_size(size_t *dst, const cJSON *v, const char *key, char *err, size_t n)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1
+        || v->valuedouble > 1073741824.0
+        || v->valuedouble != (double)(size_t)v->valuedouble)
+        return bad_key(err, n, key, "integer 1..1073741824");
+    *dst = (size_t)v->valuedouble;
+    return 0;
+}
+
+static int
+apply_db(struct tlm__server_config *c, const cJSON *v, char *err, size_t n)
+{
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+        return bad_key(err, n, "db", "string such as sqlite:PATH");
+    char *copy = strdup(v->valuestring);
+    if (copy == NULL)
+        return -1;
+    free(c->db_url);
+    c->db_url = copy;
+    return 0;
+}
+
+static int
+apply_server_key(struct tlm__server_config *c, const cJSON *v, const char *path,
+    char *err, size_t n)
+{
+    const char *k = v->string;
+    if (strcmp(k, "listen") == 0) {
+        if (!cJSON_IsString(v)
+            || tlm__listen_parse(
+                   v->valuestring, c->host, sizeof(c->host), &c->port)
+                != 0)
+            return bad_key(err, n, k, "string HOST:PORT");
+        return 0;
+    }
+    if (strcmp(k, "db") == 0)
+        return apply_db(c, v, err, n);
+    if (strcmp(k, "api_keys") == 0)
+        return apply_keys(c, v, err, n);
+    if (strcmp(k, "admin_token") == 0) {
+        if (!cJSON_IsString(v))
+            return bad_key(err, n, k, "string");
+        return tlm__admin_token_set(
+            c, v->valuestring, "config: server.admin_token", err, n);
+    }
+    if (strcmp(k, "max_body_bytes") == 0)
+        return apply_size(&c->max_body_bytes, v, k, err, n);
+    if (strcmp(k, "max_inflated_bytes") == 0)
+        return apply_size(&c->max_inflated_bytes, v, k, err, n);
+    fprintf(stderr, "telemetry-server: %s: unknown key server.%s (ignored)\n",
+        path, k);
+    return 0;
+}
+
+static int
+apply_doc(struct tlm__server_config *c, const cJSON *root, const char *path,
+    char *err, size_t n)
+{
+    const cJSON *sec;
+    const cJSON *v;
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, n, "config: %s: expected a JSON object", path);
+        return -1;
+    }
+    cJSON_ArrayForEach(sec, root)
+    {
+        if (!section_known(sec->string))
+            fprintf(stderr,
+                "telemetry-server: %s: unknown section %s (ignored)\n", path,
+                sec->string);
+    }
+    sec = cJSON_GetObjectItemCaseSensitive(root, "server");
+    if (sec == NULL)
+        return 0;
+    if (!cJSON_IsObject(sec)) {
+        snprintf(err, n, "config: server: expected object");
+        return -1;
+    }
+    cJSON_ArrayForEach(v, sec)
+    {
+        if (apply_server_key(c, v, path, err, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+tlm__config_file_apply(
+    struct tlm__server_config *c, const char *path, char *err, size_t err_size)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    int rc = -1;
+    if (read_file(path, &text, &len, err, err_size) != 0)
+        goto out;
+    root = cJSON_ParseWithLength(text, len);
+    if (root == NULL) {
+        snprintf(err, err_size, "config: %s: malformed JSON", path);
+        goto out;
+    }
+    rc = apply_doc(c, root, path, err, err_size);
+out:
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}

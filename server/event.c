@@ -1,0 +1,211 @@
+/* Per-event schema checks for "request" and "error" events (DESIGN.md wire
+ * format). Each check names its field in the reason so an SDK author can fix
+ * the producer from the receipt alone. Pure: no allocation, no I/O. */
+#include "event.h"
+
+#include "rfc3339.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+bool
+tlm__event_uuid_valid(const char *s, size_t len)
+{
+    if (s == NULL || len != TLM_EVENT_ID_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+static int
+fail(char *reason, size_t size, const char *msg)
+{
+    snprintf(reason, size, "%s", msg);
+    return -1;
+}
+
+/* Optional string field of at most max bytes: absent or null leaves *out
+ * NULL. Returns 0, or -1 with a reason. */
+static int
+opt_string(const cJSON *obj, const char *key, size_t max, const char **out,
+    char *reason, size_t size)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    if (it == NULL || cJSON_IsNull(it))
+        return 0;
+    if (!cJSON_IsString(it) || strlen(it->valuestring) > max) {
+        snprintf(
+            reason, size, "%s: expected string of at most %zu bytes", key, max);
+        return -1;
+    }
+    *out = it->valuestring;
+    return 0;
+}
+
+static int
+opt_object(const cJSON *obj, const char *key, char *reason, size_t size)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL || cJSON_IsNull(it) || cJSON_IsObject(it))
+        return 0;
+    snprintf(reason, size, "%s: expected object", key);
+    return -1;
+}
+
+static int
+check_common(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+    if (!cJSON_IsString(id)
+        || !tlm__event_uuid_valid(id->valuestring, strlen(id->valuestring)))
+        return fail(reason, size, "id: expected canonical UUID string");
+    for (size_t i = 0; i < TLM_EVENT_ID_LEN; i++)
+        ev->id[i] = (char)tolower((unsigned char)id->valuestring[i]);
+    ev->id[TLM_EVENT_ID_LEN] = '\0';
+
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(obj, "timestamp");
+    if (!cJSON_IsString(ts)
+        || tlm__rfc3339_parse(
+               ts->valuestring, strlen(ts->valuestring), &ev->ts_ms)
+            != 0)
+        return fail(reason, size, "timestamp: expected RFC 3339 string");
+
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(obj, "environment");
+    ev->environment = "production";
+    if (env != NULL && !cJSON_IsNull(env)) {
+        if (!cJSON_IsString(env)
+            || (strcmp(env->valuestring, "production") != 0
+                && strcmp(env->valuestring, "sandbox") != 0))
+            return fail(reason, size,
+                "environment: expected \"production\" or \"sandbox\"");
+        ev->environment = env->valuestring;
+    }
+
+    const cJSON *sr = cJSON_GetObjectItemCaseSensitive(obj, "sample_rate");
+    ev->sample_rate = 1.0;
+    if (sr != NULL && !cJSON_IsNull(sr)) {
+        if (!cJSON_IsNumber(sr) || !(sr->valuedouble > 0.0)
+            || sr->valuedouble > 1.0)
+            return fail(reason, size, "sample_rate: expected number in (0, 1]");
+        ev->sample_rate = sr->valuedouble;
+    }
+    return 0;
+}
+
+static int
+check_identity(
+    const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+{
+    if (opt_string(
+            obj, "user_id", TLM_EVENT_MAX_SHORT, &ev->user_id, reason, size)
+            != 0
+        || opt_string(obj, "organization_id", TLM_EVENT_MAX_SHORT,
+               &ev->organization_id, reason, size)
+            != 0
+        || opt_string(obj, "access_tier", TLM_EVENT_MAX_SHORT, &ev->access_tier,
+               reason, size)
+            != 0)
+        return -1;
+    if (opt_object(obj, "request_details", reason, size) != 0
+        || opt_object(obj, "client_info", reason, size) != 0)
+        return -1;
+    return 0;
+}
+
+static int
+check_endpoint(const cJSON *obj, bool required, struct tlm__event *ev,
+    char *reason, size_t size)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "endpoint");
+    ev->endpoint = NULL;
+    if (!required && (it == NULL || cJSON_IsNull(it)))
+        return 0;
+    if (!cJSON_IsString(it) || it->valuestring[0] == '\0'
+        || strlen(it->valuestring) > TLM_EVENT_MAX_ENDPOINT)
+        return fail(reason, size,
+            "endpoint: expected non-empty string of at most 1024 "
+            "bytes");
+    ev->endpoint = it->valuestring;
+    return 0;
+}
+
+static int
+check_request(
+    const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+{
+    if (check_endpoint(obj, true, ev, reason, size) != 0)
+        return -1;
+    if (opt_string(obj, "method", 16, &ev->method, reason, size) != 0)
+        return -1;
+
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "response_status");
+    if (!cJSON_IsNumber(st) || st->valuedouble != floor(st->valuedouble)
+        || st->valuedouble < 100 || st->valuedouble > 599)
+        return fail(reason, size, "response_status: expected integer 100..599");
+    ev->has_status = true;
+    ev->status = (int)st->valuedouble;
+
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj, "response_time");
+    if (!cJSON_IsNumber(rt) || !isfinite(rt->valuedouble)
+        || rt->valuedouble < 0)
+        return fail(reason, size,
+            "response_time: expected number of milliseconds >= 0");
+    ev->has_response_time = true;
+    ev->response_time_ms = rt->valuedouble;
+    return 0;
+}
+
+static int
+check_error(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+{
+    const char *unused;
+    if (check_endpoint(obj, false, ev, reason, size) != 0)
+        return -1;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "error_message");
+    if (!cJSON_IsString(msg) || strlen(msg->valuestring) > TLM_EVENT_MAX_TEXT)
+        return fail(reason, size,
+            "error_message: expected string of at most 65536 bytes");
+    ev->error_message = msg->valuestring;
+    if (opt_string(obj, "error_code", TLM_EVENT_MAX_SHORT, &ev->error_code,
+            reason, size)
+            != 0
+        || opt_string(
+               obj, "stack_trace", TLM_EVENT_MAX_TEXT, &unused, reason, size)
+            != 0
+        || opt_string(obj, "impact", TLM_EVENT_MAX_SHORT, &unused, reason, size)
+            != 0)
+        return -1;
+    return 0;
+}
+
+int
+tlm__event_validate(
+    const cJSON *item, struct tlm__event *ev, char *reason, size_t reason_size)
+{
+    memset(ev, 0, sizeof(*ev));
+    if (!cJSON_IsObject(item))
+        return fail(reason, reason_size, "event: expected object");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+    if (!cJSON_IsString(type))
+        return fail(reason, reason_size, "type: expected string");
+    if (strcmp(type->valuestring, "request") == 0)
+        ev->type = TLM_EVENT_REQUEST;
+    else if (strcmp(type->valuestring, "error") == 0)
+        ev->type = TLM_EVENT_ERROR;
+    else
+        return fail(reason, reason_size, "type: unknown event type");
+
+    if (check_common(item, ev, reason, reason_size) != 0
+        || check_identity(item, ev, reason, reason_size) != 0)
+        return -1;
+    if (ev->type == TLM_EVENT_REQUEST)
+        return check_request(item, ev, reason, reason_size);
+    return check_error(item, ev, reason, reason_size);
+}

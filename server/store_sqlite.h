@@ -1,0 +1,47 @@
+/* Private to the SQLite backend: the connection pair and its cached
+ * statements, shared by store_sqlite.c (schema, writes) and
+ * store_sqlite_query.c (reads). Nothing outside store_sqlite*.c includes it. */
+#ifndef TLM_SERVER_STORE_SQLITE_H
+#define TLM_SERVER_STORE_SQLITE_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* One writer connection and one reader connection, each behind its own
+ * mutex: SQLite allows one writer at a time anyway, so a single serialized
+ * writer never meets SQLITE_BUSY from ourselves, while WAL lets the reader
+ * run dashboards concurrently with ingestion. */
+struct sqlite_store {
+    struct tlm__store base;
+
+    pthread_mutex_t wlock;
+    sqlite3 *wdb;
+    sqlite3_stmt *begin;
+    sqlite3_stmt *commit;
+    sqlite3_stmt *rollback;
+    sqlite3_stmt *ins_event;
+    sqlite3_stmt *ins_bad;
+    sqlite3_stmt *ins_batch;
+
+    pthread_mutex_t rlock;
+    sqlite3 *rdb;
+    sqlite3_stmt *q_totals;
+    sqlite3_stmt *q_endpoints;
+    sqlite3_stmt *q_latency;
+    sqlite3_stmt *q_list;
+};
+
+/* Prepares the reader statements on st->rdb. Returns 0 or -1 (err set). */
+int tlm__sqlite_prepare_queries(
+    struct sqlite_store *st, char *err, size_t err_size);
+void tlm__sqlite_finalize_queries(struct sqlite_store *st);
+
+int tlm__sqlite_dashboard(struct tlm__store *base,
+    const struct tlm__dash_query *q, struct tlm__dash_result *out);
+int tlm__sqlite_list_events(struct tlm__store *base,
+    const struct tlm__events_query *q, tlm__event_visit_fn visit, void *ctx,
+    int64_t *next_cursor);
+
+#endif

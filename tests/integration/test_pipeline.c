@@ -1,0 +1,343 @@
+/*
+ * test_pipeline.c - the SDK end to end against the real telemetry-server
+ * on loopback: delivery exactly once, retries, 413 splits, deadlines.
+ *
+ * Each case starts its own server on a fresh SQLite file. The only time
+ * bounds asserted are hang detectors far above the deadlines under test.
+ */
+#include "fixture.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <telemetry.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static tlm_client *
+make_client(const char *url, const char *key, int compression)
+{
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(tlm_options_set_endpoint(o, url), 0);
+    if (key != NULL)
+        ck_assert_int_eq(tlm_options_set_api_key(o, key), 0);
+    ck_assert_int_eq(tlm_options_set_flush_interval_ms(o, 50), 0);
+    ck_assert_int_eq(tlm_options_set_compression(o, compression), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    return c;
+}
+
+static void
+track_n(tlm_client *c, int n, const char *endpoint)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        tlm_request r = TLM_REQUEST_INIT;
+        r.endpoint = endpoint;
+        r.method = "GET";
+        r.response_status = i % 50 == 0 ? 503 : 200;
+        r.response_time_ms = (double)(i % 300);
+        r.user_id = "user-1";
+        r.organization_id = "org-1";
+        r.access_tier = "pro";
+        ck_assert_int_eq(tlm_track_request(c, &r), 0);
+    }
+}
+
+static tlm_stats
+stats_of(tlm_client *c)
+{
+    tlm_stats s;
+
+    tlm_stats_init(&s);
+    ck_assert_int_eq(tlm_client_stats(c, &s), 0);
+    return s;
+}
+
+struct producer {
+    tlm_client *c;
+    int n;
+    char endpoint[64];
+};
+
+static void *
+produce(void *arg)
+{
+    struct producer *p = arg;
+
+    track_n(p->c, p->n, p->endpoint);
+    return NULL;
+}
+
+START_TEST(pipeline_four_threads_exactly_once)
+{
+    tlm_test_server srv;
+    struct producer p[4];
+    pthread_t t[4];
+    tlm_client *c;
+    tlm_stats s;
+    int i;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    c = make_client(srv.url, TLM_TEST_API_KEY, 1);
+    for (i = 0; i < 4; i++) {
+        p[i].c = c;
+        p[i].n = 5000;
+        snprintf(p[i].endpoint, sizeof(p[i].endpoint), "/v1/thread/%d", i);
+        ck_assert_int_eq(pthread_create(&t[i], NULL, produce, &p[i]), 0);
+    }
+    for (i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(tlm_client_flush(c, 30000), 0);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.enqueued, 20000);
+    ck_assert_uint_eq(s.sent, 20000);
+    ck_assert_uint_eq(s.duplicates, 0);
+    ck_assert_uint_eq(s.rejected, 0);
+    ck_assert_uint_eq(s.dropped_queue_full, 0);
+    ck_assert_uint_gt(s.bytes_raw, s.bytes_compressed);
+    ck_assert_int_eq(tlm_test_total_events(&srv), 20000);
+    ck_assert_int_eq(tlm_client_close(c, 5000), 0);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(pipeline_events_stored_verbatim)
+{
+    tlm_test_server srv;
+    tlm_client *c;
+    tlm_request r = TLM_REQUEST_INIT;
+    cJSON *list, *items, *ev;
+    long status = 0;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    c = make_client(srv.url, TLM_TEST_API_KEY, 0);
+    r.endpoint = "/v1/users/{id}";
+    r.method = "PATCH";
+    r.response_status = 404;
+    r.response_time_ms = 12.5;
+    r.user_id = "user-\"quoted\"-\xc3\xa9";
+    r.organization_id = "org-9";
+    r.request_details = "{\"retry\": 2, \"content_type\": \"json\"}";
+    ck_assert_int_eq(tlm_track_request(c, &r), 0);
+    ck_assert_int_eq(tlm_client_flush(c, 10000), 0);
+    list = tlm_test_get_json(&srv, "/admin/events?limit=10", &status);
+    ck_assert_int_eq(status, 200);
+    items = cJSON_GetObjectItemCaseSensitive(list, "items");
+    ck_assert_int_eq(cJSON_GetArraySize(items), 1);
+    ev = cJSON_GetArrayItem(items, 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "type")->valuestring,
+                     "request");
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "endpoint")->valuestring,
+                     "/v1/users/{id}");
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "method")->valuestring,
+                     "PATCH");
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "user_id")->valuestring,
+                     "user-\"quoted\"-\xc3\xa9");
+    ck_assert_int_eq(cJSON_GetObjectItem(ev, "response_status")->valueint,
+                     404);
+    ck_assert(cJSON_GetObjectItem(ev, "response_time")->valuedouble ==
+              12.5);
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "environment")->valuestring,
+                     "production");
+    ck_assert_int_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "request_details"),
+                            "retry")
+            ->valueint,
+        2);
+    ck_assert_int_eq(
+        (int)strlen(cJSON_GetObjectItem(ev, "id")->valuestring), 36);
+    ck_assert_int_eq(cJSON_GetObjectItem(ev, "id")->valuestring[14], '7');
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "client_info"), "sdk")
+            ->valuestring,
+        "libtelemetry");
+    cJSON_Delete(list);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(pipeline_503_retry_after_loses_nothing)
+{
+    static const char *const fault[] = {"--fault", "503:3:1", NULL};
+    tlm_test_server srv;
+    tlm_client *c;
+    tlm_stats s;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, fault), 0);
+    c = make_client(srv.url, TLM_TEST_API_KEY, 1);
+    track_n(c, 1200, "/v1/retry");
+    ck_assert_int_eq(tlm_client_flush(c, 60000), 0);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.sent, 1200);
+    ck_assert_uint_ge(s.retried, 3);
+    ck_assert_uint_eq(s.dropped_retries + s.dropped_http, 0);
+    ck_assert_int_eq(tlm_test_total_events(&srv), 1200);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(pipeline_413_splits_batches)
+{
+    /* ~380 bytes per event uncompressed: a 500-event batch is ~190 KB,
+     * four times over the cap, so it must be halved twice or more. */
+    static const char *const cap[] = {"--max-body-bytes", "50000", NULL};
+    tlm_test_server srv;
+    tlm_client *c;
+    tlm_stats s;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, cap), 0);
+    c = make_client(srv.url, TLM_TEST_API_KEY, 0);
+    track_n(c, 2000, "/v1/split");
+    ck_assert_int_eq(tlm_client_flush(c, 60000), 0);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.sent, 2000);
+    ck_assert_uint_eq(s.dropped_oversize, 0);
+    ck_assert_uint_gt(s.requests, s.batches);
+    ck_assert_uint_ge(s.batches, 8);
+    ck_assert_int_eq(tlm_test_total_events(&srv), 2000);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(pipeline_wrong_key_is_dropped_not_retried)
+{
+    tlm_test_server srv;
+    tlm_client *c;
+    tlm_stats s;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    c = make_client(srv.url, "not-a-key", 1);
+    track_n(c, 100, "/v1/unauthorized");
+    ck_assert_int_eq(tlm_client_flush(c, 10000), 0);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.dropped_http, 100);
+    ck_assert_uint_eq(s.sent, 0);
+    ck_assert_uint_eq(s.retried, 0);
+    ck_assert_int_eq(tlm_test_total_events(&srv), 0);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+/* close() against a peer that never answers in time must return by its
+ * deadline and count every undelivered event. */
+static void
+check_close_deadline(const char *url)
+{
+    tlm_client *c = make_client(url, TLM_TEST_API_KEY, 1);
+    tlm_stats s;
+    double t0, elapsed;
+
+    track_n(c, 1000, "/v1/deadline");
+    t0 = now_s();
+    ck_assert_int_eq(tlm_client_close(c, 500), TLM_ETIMEDOUT);
+    elapsed = now_s() - t0;
+    printf("close(500 ms) returned after %.0f ms\n", elapsed * 1000);
+    /* Hang detector, not a benchmark: 20x the deadline. */
+    ck_assert(elapsed < 10.0);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.enqueued, 1000);
+    ck_assert_uint_eq(s.sent, 0);
+    ck_assert_uint_eq(s.dropped_shutdown + s.dropped_retries, 1000);
+    ck_assert_uint_eq(s.queue_depth, 0);
+    ck_assert_int_eq(tlm_client_close(c, 10), TLM_ECLOSED);
+    tlm_client_free(c);
+}
+
+START_TEST(pipeline_close_dead_endpoint_by_deadline)
+{
+    char url[64];
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", tlm_test_dead_port());
+    check_close_deadline(url);
+}
+END_TEST
+
+START_TEST(pipeline_close_stalled_server_by_deadline)
+{
+    char url[64];
+    int port = 0, fd = tlm_test_stall_server(&port);
+
+    ck_assert_int_ge(fd, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    check_close_deadline(url);
+    close(fd);
+}
+END_TEST
+
+START_TEST(pipeline_flush_times_out_without_dropping)
+{
+    tlm_test_server srv;
+    tlm_client *c;
+    char url[64];
+    int port = 0, fd = tlm_test_stall_server(&port);
+    tlm_stats s;
+
+    (void)srv;
+    ck_assert_int_ge(fd, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    c = make_client(url, TLM_TEST_API_KEY, 1);
+    track_n(c, 10, "/v1/flush");
+    ck_assert_int_eq(tlm_client_flush(c, 300), TLM_ETIMEDOUT);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.dropped_shutdown + s.dropped_retries, 0);
+    ck_assert_uint_eq(s.inflight_events + s.queue_depth, 10);
+    ck_assert_int_eq(tlm_client_close(c, 200), TLM_ETIMEDOUT);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.dropped_shutdown, 10);
+    tlm_client_free(c);
+    close(fd);
+}
+END_TEST
+
+static Suite *
+pipeline_suite(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *tc = tcase_create("pipeline");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, pipeline_four_threads_exactly_once);
+    tcase_add_test(tc, pipeline_events_stored_verbatim);
+    tcase_add_test(tc, pipeline_503_retry_after_loses_nothing);
+    tcase_add_test(tc, pipeline_413_splits_batches);
+    tcase_add_test(tc, pipeline_wrong_key_is_dropped_not_retried);
+    tcase_add_test(tc, pipeline_close_dead_endpoint_by_deadline);
+    tcase_add_test(tc, pipeline_close_stalled_server_by_deadline);
+    tcase_add_test(tc, pipeline_flush_times_out_without_dropping);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(pipeline_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,220 @@
+/* Check suite for server/config.c and server/config_file.c: flag parsing,
+ * precedence (flags > environment > file > defaults) and errors that name
+ * the flag or key at fault. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char path[64];
+
+static void
+setup(void)
+{
+    unsetenv("TELEMETRY_API_KEYS");
+    unsetenv("TELEMETRY_ADMIN_TOKEN");
+    snprintf(path, sizeof(path), "/tmp/tlm-config-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+static void
+teardown(void)
+{
+    unlink(path);
+}
+
+static void
+write_file(const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static enum tlm__config_outcome
+load(struct tlm__server_config *c, char *err, size_t n, char **args)
+{
+    int argc = 0;
+    while (args[argc] != NULL)
+        argc++;
+    return tlm__server_config_load(c, argc, args, err, n);
+}
+
+START_TEST(config_defaults_and_flags)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k1,k2", "--api-key", "k3",
+        "--admin-token", "adm", "--listen", "[::1]:0", "--fault", "503:3:1",
+        NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_str_eq(c.host, "::1");
+    ck_assert_uint_eq(c.port, 0);
+    ck_assert_str_eq(c.db_url, "sqlite:telemetry.db");
+    ck_assert_uint_eq(c.n_api_keys, 3);
+    ck_assert_str_eq(c.api_keys[2], "k3");
+    ck_assert_uint_eq(c.max_body_bytes, 1048576);
+    ck_assert_uint_eq(c.max_inflated_bytes, 8388608);
+    ck_assert_int_eq(c.fault_status, 503);
+    ck_assert_uint_eq(c.fault_count, 3);
+    ck_assert_int_eq(c.fault_retry_after, 1);
+    tlm__server_config_free(&c);
+}
+END_TEST
+
+static const struct {
+    const char *flag;
+    const char *value;
+} bad_flags[] = {
+    {"--listen", "nocolon"},
+    {"--listen", "h:70000"},
+    {"--listen", "h:8x"},
+    {"--max-body-bytes", "0"},
+    {"--max-body-bytes", "-5"},
+    {"--max-inflated-bytes", "1k"},
+    {"--fault", "503"},
+    {"--fault", "200:1"},
+    {"--fault", "503:x"},
+    {"--threads", "0"},
+    {"--admin-token", "has space"},
+    {"--api-key", "a,,b"},
+};
+
+START_TEST(config_bad_flag_named)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k",
+        (char *)bad_flags[_i].flag, (char *)bad_flags[_i].value, NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_ERROR);
+    ck_assert_msg(strstr(err, bad_flags[_i].flag) != NULL, "%s %s: %s",
+        bad_flags[_i].flag, bad_flags[_i].value, err);
+}
+END_TEST
+
+START_TEST(config_requires_key_and_distinct_token)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *none[] = {"telemetry-server", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), none), TLM_CONFIG_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "--api-key"));
+    char *same[]
+        = {"telemetry-server", "--api-key", "x", "--admin-token", "x", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), same), TLM_CONFIG_ERROR);
+    char *stray[] = {"telemetry-server", "--api-key", "x", "extra", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), stray), TLM_CONFIG_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "extra"));
+}
+END_TEST
+
+START_TEST(config_precedence_flags_env_file)
+{
+    struct tlm__server_config c;
+    char err[256];
+    write_file("{\"server\": {\"listen\": \"0.0.0.0:9000\", \"db\": "
+               "\"sqlite:/tmp/f.db\", \"api_keys\": [\"file-key\"], "
+               "\"admin_token\": \"file-token\", \"max_body_bytes\": 2048}}");
+    char *a[] = {"telemetry-server", "--config", path, NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_str_eq(c.host, "0.0.0.0");
+    ck_assert_uint_eq(c.port, 9000);
+    ck_assert_str_eq(c.api_keys[0], "file-key");
+    ck_assert_str_eq(c.admin_token, "file-token");
+    ck_assert_uint_eq(c.max_body_bytes, 2048);
+    tlm__server_config_free(&c);
+
+    setenv("TELEMETRY_API_KEYS", "env-1,env-2", 1);
+    setenv("TELEMETRY_ADMIN_TOKEN", "env-token", 1);
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.n_api_keys, 2);
+    ck_assert_str_eq(c.api_keys[1], "env-2");
+    ck_assert_str_eq(c.admin_token, "env-token");
+    tlm__server_config_free(&c);
+
+    char *b[] = {"telemetry-server", "--config", path, "--api-key", "flag",
+        "--listen", "127.0.0.1:1", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), b), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.n_api_keys, 1);
+    ck_assert_str_eq(c.api_keys[0], "flag");
+    ck_assert_uint_eq(c.port, 1);
+    tlm__server_config_free(&c);
+}
+END_TEST
+
+START_TEST(config_file_bad_value_names_key)
+{
+    static const struct {
+        const char *doc;
+        const char *key;
+    } cases[] = {
+        {"{\"server\": {\"listen\": 8080}}", "server.listen"},
+        {"{\"server\": {\"api_keys\": \"k\"}}", "server.api_keys"},
+        {"{\"server\": {\"api_keys\": [1]}}", "server.api_keys"},
+        {"{\"server\": {\"max_body_bytes\": 1.5}}", "server.max_body_bytes"},
+        {"{\"server\": {\"admin_token\": false}}", "server.admin_token"},
+        {"{\"server\": []}", "server"},
+        {"[1, 2]", "expected a JSON object"},
+        {"{\"server\": ", "malformed JSON"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tlm__server_config c;
+        char err[256];
+        char *a[]
+            = {"telemetry-server", "--api-key", "k", "--config", path, NULL};
+        write_file(cases[i].doc);
+        ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_ERROR);
+        ck_assert_msg(
+            strstr(err, cases[i].key) != NULL, "%s: %s", cases[i].doc, err);
+    }
+}
+END_TEST
+
+START_TEST(config_file_unknown_keys_tolerated)
+{
+    struct tlm__server_config c;
+    char err[256];
+    write_file("{\"telemetry\": {\"endpoint\": \"x\"}, \"mystery\": 1, "
+               "\"server\": {\"colour\": \"blue\", \"api_keys\": [\"k\"]}}");
+    char *a[] = {"telemetry-server", "--config", path, NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.n_api_keys, 1);
+    tlm__server_config_free(&c);
+    char *missing[]
+        = {"telemetry-server", "--config", "/nonexistent.json", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), missing), TLM_CONFIG_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "--config"));
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+    Suite *s = suite_create("server_config");
+    TCase *tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, config_defaults_and_flags);
+    tcase_add_loop_test(tc, config_bad_flag_named, 0,
+        (int)(sizeof(bad_flags) / sizeof(bad_flags[0])));
+    tcase_add_test(tc, config_requires_key_and_distinct_token);
+    tcase_add_test(tc, config_precedence_flags_env_file);
+    tcase_add_test(tc, config_file_bad_value_names_key);
+    tcase_add_test(tc, config_file_unknown_keys_tolerated);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,514 @@
+/* Check suite for server/ingest.c and server/inflate.c: batch decoding,
+ * per-event validation receipts, dedupe, and the inflate cap, against a real
+ * SQLite store in a temporary directory. */
+#include "ingest.h"
+#include "inflate.h"
+#include "store.h"
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char dir[64];
+static char db_path[128];
+static struct tlm__store *store;
+
+static void
+setup(void)
+{
+    char err[256];
+    snprintf(dir, sizeof(dir), "/tmp/tlm-ingest-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "sqlite:%s/t.db", dir);
+    ck_assert_int_eq(tlm__store_open(db_path, &store, err, sizeof(err)), 0);
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+    tlm__store_close(store);
+    store = NULL;
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char base_event[]
+    = "{\"type\":\"request\",\"id\":\"0190a000-0000-7000-8000-%012d\","
+      "\"timestamp\":\"2026-12-04T20:01:02.345Z\",\"environment\":"
+      "\"production\",\"sample_rate\":1.0,\"endpoint\":\"/v1/users/{id}\","
+      "\"method\":\"GET\",\"response_status\":200,\"response_time\":12.5,"
+      "\"user_id\":\"u\",\"organization_id\":\"o\",\"access_tier\":\"free\","
+      "\"request_details\":{},\"client_info\":{\"sdk\":\"libtelemetry\"}}";
+
+static cJSON *
+event(int n)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), base_event, n);
+    cJSON *e = cJSON_Parse(buf);
+    ck_assert_ptr_nonnull(e);
+    return e;
+}
+
+/* Wraps events (taken over) in a batch and returns its text. */
+static char *
+batch_text(cJSON *events)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(
+        root, "batch_id", "0190a000-0000-7000-8000-00000000b001");
+    cJSON_AddStringToObject(root, "sent_at", "2026-12-04T20:01:03.000Z");
+    cJSON *sdk = cJSON_AddObjectToObject(root, "sdk");
+    cJSON_AddStringToObject(sdk, "name", "libtelemetry");
+    cJSON_AddStringToObject(sdk, "version", "0.1.0");
+    cJSON_AddStringToObject(sdk, "binding", "c");
+    cJSON_AddObjectToObject(root, "client_stats");
+    cJSON_AddItemToObject(root, "events", events);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+static cJSON *
+events_n(int first, int n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, event(first + i));
+    return arr;
+}
+
+/* Ingests identity text; returns the status and the parsed response. */
+static int
+ingest_text(const char *text, cJSON **resp)
+{
+    char *out = NULL;
+    struct tlm__ingest_limits lim = {8u << 20};
+    int status = tlm__ingest_body(
+        store, text, strlen(text), TLM_ENCODING_IDENTITY, &lim, 1000, &out);
+    ck_assert_ptr_nonnull(out);
+    *resp = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(*resp);
+    free(out);
+    return status;
+}
+
+static int
+num(const cJSON *o, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    ck_assert_msg(cJSON_IsNumber(it), "missing number %s", k);
+    return it->valueint;
+}
+
+static int
+count_rows(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int n = -1;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static unsigned char *
+gzip_bytes(const void *in, size_t len, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(
+        deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+        Z_OK);
+    size_t cap = deflateBound(&zs, len);
+    unsigned char *out = malloc(cap);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    *out_len = zs.total_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+START_TEST(ingest_valid_batch_accepted)
+{
+    cJSON *resp;
+    char *text = batch_text(events_n(1, 3));
+    ck_assert_int_eq(ingest_text(text, &resp), 200);
+    ck_assert_int_eq(num(resp, "accepted"), 3);
+    ck_assert_int_eq(num(resp, "duplicates"), 0);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(resp, "rejected")), 0);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events"), 3);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM batches WHERE "
+                                "sdk_name = 'libtelemetry' AND "
+                                "event_count = 3"),
+        1);
+    cJSON_Delete(resp);
+    free(text);
+}
+END_TEST
+
+/* One field change each, and the field the reason must name. */
+static const struct {
+    const char *field;
+    const char *value; /* JSON text; NULL removes the field */
+    const char *reason_prefix;
+} invalid[] = {
+    {"type", "\"metric\"", "type: unknown event type"},
+    {"type", NULL, "type:"},
+    {"id", "\"0190a000-0000-7000-8000\"", "id:"},
+    {"id", "\"0190a000x0000-7000-8000-000000000001\"", "id:"},
+    {"id", "42", "id:"},
+    {"timestamp", "\"2026-13-04T20:01:02Z\"", "timestamp:"},
+    {"timestamp", "\"2026-02-30T20:01:02Z\"", "timestamp:"},
+    {"timestamp", "\"yesterday\"", "timestamp:"},
+    {"timestamp", NULL, "timestamp:"},
+    {"endpoint", NULL, "endpoint:"},
+    {"endpoint", "\"\"", "endpoint:"},
+    {"endpoint", "7", "endpoint:"},
+    {"response_status", "\"200\"", "response_status: expected integer"},
+    {"response_status", "99", "response_status:"},
+    {"response_status", "600", "response_status:"},
+    {"response_status", "200.5", "response_status:"},
+    {"response_status", NULL, "response_status:"},
+    {"response_time", "-1", "response_time:"},
+    {"response_time", "\"fast\"", "response_time:"},
+    {"response_time", NULL, "response_time:"},
+    {"sample_rate", "0", "sample_rate:"},
+    {"sample_rate", "1.5", "sample_rate:"},
+    {"environment", "\"staging\"", "environment:"},
+    {"method", "3", "method:"},
+    {"user_id", "{}", "user_id:"},
+    {"organization_id", "[]", "organization_id:"},
+    {"access_tier", "true", "access_tier:"},
+    {"request_details", "\"x\"", "request_details:"},
+    {"client_info", "1", "client_info:"},
+};
+
+START_TEST(ingest_rejects_each_invalid_field)
+{
+    cJSON *e = event(_i + 1);
+    if (invalid[_i].value == NULL)
+        cJSON_DeleteItemFromObject(e, invalid[_i].field);
+    else
+        cJSON_ReplaceItemInObject(
+            e, invalid[_i].field, cJSON_Parse(invalid[_i].value));
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, event(100)); /* a valid neighbour */
+    cJSON_AddItemToArray(arr, e);
+    char *text = batch_text(arr);
+    cJSON *resp;
+    ck_assert_int_eq(ingest_text(text, &resp), 200);
+    ck_assert_int_eq(num(resp, "accepted"), 1);
+    cJSON *rej = cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "rejected"), 0);
+    ck_assert_ptr_nonnull(rej);
+    ck_assert_int_eq(num(rej, "index"), 1);
+    const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(rej, "error"));
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strncmp(why, invalid[_i].reason_prefix,
+                      strlen(invalid[_i].reason_prefix))
+            == 0,
+        "%s=%s: got \"%s\"", invalid[_i].field,
+        invalid[_i].value ? invalid[_i].value : "(absent)", why);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM bad_rows"), 1);
+    cJSON_Delete(resp);
+    free(text);
+}
+END_TEST
+
+START_TEST(ingest_error_event_rules)
+{
+    const char *ok = "{\"events\":[{\"type\":\"error\",\"id\":"
+                     "\"0190a000-0000-7000-8000-0000000000e1\",\"timestamp\":"
+                     "\"2026-12-04T20:01:02.345+01:00\",\"error_message\":"
+                     "\"boom\",\"error_code\":\"E42\"},{\"type\":\"error\","
+                     "\"id\":\"0190a000-0000-7000-8000-0000000000e2\","
+                     "\"timestamp\":\"2026-12-04T20:01:02Z\"}]}";
+    cJSON *resp;
+    ck_assert_int_eq(ingest_text(ok, &resp), 200);
+    ck_assert_int_eq(num(resp, "accepted"), 1);
+    cJSON *rej = cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "rejected"), 0);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(rej, "id")),
+        "0190a000-0000-7000-8000-0000000000e2");
+    ck_assert_ptr_nonnull(
+        strstr(cJSON_GetStringValue(cJSON_GetObjectItem(rej, "error")),
+            "error_message:"));
+    cJSON_Delete(resp);
+}
+END_TEST
+
+START_TEST(ingest_gzip_decoded)
+{
+    char *text = batch_text(events_n(1, 50));
+    size_t glen;
+    unsigned char *gz = gzip_bytes(text, strlen(text), &glen);
+    struct tlm__ingest_limits lim = {8u << 20};
+    char *out = NULL;
+    ck_assert_int_eq(
+        tlm__ingest_body(store, gz, glen, TLM_ENCODING_GZIP, &lim, 1000, &out),
+        200);
+    ck_assert_ptr_nonnull(strstr(out, "\"accepted\":50"));
+    free(out);
+    free(gz);
+    free(text);
+}
+END_TEST
+
+START_TEST(ingest_gzip_multi_member)
+{
+    size_t l1, l2;
+    unsigned char *a = gzip_bytes("{\"events\":", 10, &l1);
+    unsigned char *b = gzip_bytes("[]}", 3, &l2);
+    unsigned char *both = malloc(l1 + l2);
+    memcpy(both, a, l1);
+    memcpy(both + l1, b, l2);
+    char *out = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(
+        tlm__inflate_capped(both, l1 + l2, TLM_ENCODING_GZIP, 100, &out, &len),
+        TLM_DECODE_OK);
+    ck_assert_str_eq(out, "{\"events\":[]}");
+    free(out);
+    free(both);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* 256 MiB of zeros in ~250 KiB: under an address-space limit far below the
+ * inflated size, the decoder must still answer TOO_LARGE, not run out. */
+START_TEST(ingest_gzip_bomb_hits_cap)
+{
+    size_t zlen = 1u << 20, glen = 0;
+    unsigned char *zeros = calloc(1, zlen);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(
+        deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+        Z_OK);
+    size_t gcap = 1u << 20;
+    unsigned char *gz = malloc(gcap);
+    zs.next_out = gz;
+    zs.avail_out = (uInt)gcap;
+    for (int i = 0; i < 256; i++) {
+        zs.next_in = zeros;
+        zs.avail_in = (uInt)zlen;
+        ck_assert_int_eq(deflate(&zs, i == 255 ? Z_FINISH : Z_NO_FLUSH),
+            i == 255 ? Z_STREAM_END : Z_OK);
+    }
+    glen = zs.total_out;
+    deflateEnd(&zs);
+    free(zeros);
+    ck_assert_uint_lt(glen, 1u << 20);
+
+    struct rlimit rl = {64u << 20, 64u << 20}; /* well below 256 MiB */
+    struct rlimit cur;
+    getrlimit(RLIMIT_DATA, &cur);
+    ck_assert_int_eq(setrlimit(RLIMIT_DATA, &rl), 0);
+    char *out = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(
+        tlm__inflate_capped(gz, glen, TLM_ENCODING_GZIP, 8u << 20, &out, &len),
+        TLM_DECODE_TOO_LARGE);
+    ck_assert_ptr_null(out);
+    setrlimit(RLIMIT_DATA, &cur);
+
+    struct tlm__ingest_limits lim = {8u << 20};
+    char *resp = NULL;
+    ck_assert_int_eq(
+        tlm__ingest_body(store, gz, glen, TLM_ENCODING_GZIP, &lim, 1000, &resp),
+        413);
+    free(resp);
+    free(gz);
+}
+END_TEST
+
+START_TEST(ingest_inflate_exact_cap)
+{
+    char *out = NULL;
+    size_t len = 0, glen;
+    unsigned char *gz = gzip_bytes("0123456789", 10, &glen);
+    ck_assert_int_eq(
+        tlm__inflate_capped(gz, glen, TLM_ENCODING_GZIP, 10, &out, &len),
+        TLM_DECODE_OK);
+    ck_assert_uint_eq(len, 10);
+    free(out);
+    ck_assert_int_eq(
+        tlm__inflate_capped(gz, glen, TLM_ENCODING_GZIP, 9, &out, &len),
+        TLM_DECODE_TOO_LARGE);
+    ck_assert_int_eq(tlm__inflate_capped("0123456789", 10,
+                         TLM_ENCODING_IDENTITY, 9, &out, &len),
+        TLM_DECODE_TOO_LARGE);
+    free(gz);
+}
+END_TEST
+
+START_TEST(ingest_malformed_gzip)
+{
+    struct tlm__ingest_limits lim = {8u << 20};
+    char *resp = NULL;
+    ck_assert_int_eq(tlm__ingest_body(store, "not gzip at all", 15,
+                         TLM_ENCODING_GZIP, &lim, 1000, &resp),
+        400);
+    ck_assert_ptr_nonnull(strstr(resp, "gzip"));
+    free(resp);
+}
+END_TEST
+
+START_TEST(ingest_truncated_gzip)
+{
+    char *text = batch_text(events_n(1, 5));
+    size_t glen;
+    unsigned char *gz = gzip_bytes(text, strlen(text), &glen);
+    char *out = NULL;
+    size_t len = 0;
+    /* Cut in the deflate data, and cut only the 8-byte trailer. */
+    ck_assert_int_eq(tlm__inflate_capped(
+                         gz, glen / 2, TLM_ENCODING_GZIP, 1u << 20, &out, &len),
+        TLM_DECODE_MALFORMED);
+    ck_assert_int_eq(tlm__inflate_capped(
+                         gz, glen - 4, TLM_ENCODING_GZIP, 1u << 20, &out, &len),
+        TLM_DECODE_MALFORMED);
+    unsigned char *padded = malloc(glen + 3);
+    memcpy(padded, gz, glen);
+    memcpy(padded + glen, "xyz", 3);
+    ck_assert_int_eq(tlm__inflate_capped(padded, glen + 3, TLM_ENCODING_GZIP,
+                         1u << 20, &out, &len),
+        TLM_DECODE_MALFORMED);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events"), 0);
+    free(padded);
+    free(gz);
+    free(text);
+}
+END_TEST
+
+START_TEST(ingest_malformed_json_and_missing_events)
+{
+    cJSON *resp;
+    ck_assert_int_eq(ingest_text("{\"events\": [", &resp), 400);
+    cJSON_Delete(resp);
+    ck_assert_int_eq(ingest_text("{\"batch_id\": \"x\"}", &resp), 400);
+    ck_assert_ptr_nonnull(strstr(
+        cJSON_GetStringValue(cJSON_GetObjectItem(resp, "error")), "events"));
+    cJSON_Delete(resp);
+    ck_assert_int_eq(ingest_text("{\"events\": {}}", &resp), 400);
+    cJSON_Delete(resp);
+    ck_assert_int_eq(ingest_text("{\"events\": [], \"sdk\": 3}", &resp), 400);
+    cJSON_Delete(resp);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM batches"), 0);
+}
+END_TEST
+
+START_TEST(ingest_duplicates_within_batch)
+{
+    cJSON *arr = events_n(1, 2);
+    cJSON_AddItemToArray(arr, event(1));
+    cJSON_AddItemToArray(arr, event(2));
+    char *text = batch_text(arr);
+    cJSON *resp;
+    ck_assert_int_eq(ingest_text(text, &resp), 200);
+    ck_assert_int_eq(num(resp, "accepted"), 2);
+    ck_assert_int_eq(num(resp, "duplicates"), 2);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events"), 2);
+    cJSON_Delete(resp);
+    free(text);
+}
+END_TEST
+
+START_TEST(ingest_duplicates_across_batches)
+{
+    char *t1 = batch_text(events_n(1, 3));
+    char *t2 = batch_text(events_n(2, 3)); /* 2, 3 seen; 4 new */
+    cJSON *resp;
+    ck_assert_int_eq(ingest_text(t1, &resp), 200);
+    cJSON_Delete(resp);
+    ck_assert_int_eq(ingest_text(t2, &resp), 200);
+    ck_assert_int_eq(num(resp, "accepted"), 1);
+    ck_assert_int_eq(num(resp, "duplicates"), 2);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events"), 4);
+    cJSON_Delete(resp);
+    free(t1);
+    free(t2);
+}
+END_TEST
+
+START_TEST(ingest_resent_batch_records_bad_rows_once)
+{
+    cJSON *arr = events_n(1, 1);
+    cJSON_AddItemToArray(arr, cJSON_CreateString("not an event"));
+    char *text = batch_text(arr);
+    cJSON *resp;
+    ck_assert_int_eq(ingest_text(text, &resp), 200);
+    cJSON_Delete(resp);
+    ck_assert_int_eq(ingest_text(text, &resp), 200);
+    ck_assert_int_eq(num(resp, "duplicates"), 1);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(resp, "rejected")), 1);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM bad_rows"), 1);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM batches"), 1);
+    cJSON_Delete(resp);
+    free(text);
+}
+END_TEST
+
+START_TEST(ingest_encoding_header_parsed)
+{
+    ck_assert_int_eq(tlm__encoding_parse(NULL), TLM_ENCODING_IDENTITY);
+    ck_assert_int_eq(tlm__encoding_parse("identity"), TLM_ENCODING_IDENTITY);
+    ck_assert_int_eq(tlm__encoding_parse("GZIP"), TLM_ENCODING_GZIP);
+    ck_assert_int_eq(tlm__encoding_parse("br"), TLM_ENCODING_UNSUPPORTED);
+    ck_assert_int_eq(tlm__encoding_parse("gzip, br"), TLM_ENCODING_UNSUPPORTED);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+    Suite *s = suite_create("server_ingest");
+    TCase *tc = tcase_create("ingest");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, ingest_valid_batch_accepted);
+    tcase_add_loop_test(tc, ingest_rejects_each_invalid_field, 0,
+        (int)(sizeof(invalid) / sizeof(invalid[0])));
+    tcase_add_test(tc, ingest_error_event_rules);
+    tcase_add_test(tc, ingest_gzip_decoded);
+    tcase_add_test(tc, ingest_gzip_multi_member);
+    tcase_add_test(tc, ingest_gzip_bomb_hits_cap);
+    tcase_add_test(tc, ingest_inflate_exact_cap);
+    tcase_add_test(tc, ingest_malformed_gzip);
+    tcase_add_test(tc, ingest_truncated_gzip);
+    tcase_add_test(tc, ingest_malformed_json_and_missing_events);
+    tcase_add_test(tc, ingest_duplicates_within_batch);
+    tcase_add_test(tc, ingest_duplicates_across_batches);
+    tcase_add_test(tc, ingest_resent_batch_records_bad_rows_once);
+    tcase_add_test(tc, ingest_encoding_header_parsed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

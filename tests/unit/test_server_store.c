@@ -1,0 +1,321 @@
+/* Check suite for server/store*.c on SQLite files in a temporary directory:
+ * schema and migrations, insert and dedupe, weighted dashboard aggregates
+ * and the event listing's pagination. */
+#include "store.h"
+
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+static char url[160];
+static char file[128];
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/tlm-store-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(file, sizeof(file), "%s/t.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", file);
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct tlm__store *
+open_store(void)
+{
+    struct tlm__store *st = NULL;
+    char err[256] = "";
+    ck_assert_msg(tlm__store_open(url, &st, err, sizeof(err)) == 0, "%s", err);
+    return st;
+}
+
+static int
+scalar(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int n = -1;
+    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+struct spec {
+    const char *type;
+    const char *endpoint;
+    int status;
+    double rt;
+    double sample_rate;
+    int64_t ts_ms;
+    const char *env;
+};
+
+/* Inserts one event per spec, ids numbered from first. */
+static void
+insert(struct tlm__store *st, const struct spec *sp, size_t n, int first,
+    size_t *accepted, size_t *dups)
+{
+    struct tlm__store_event *ev = calloc(n, sizeof(*ev));
+    for (size_t i = 0; i < n; i++) {
+        struct tlm__event *e = &ev[i].ev;
+        snprintf(e->id, sizeof(e->id), "0190a000-0000-7000-8000-%012d",
+            first + (int)i);
+        e->type = strcmp(sp[i].type, "error") == 0 ? TLM_EVENT_ERROR
+                                                   : TLM_EVENT_REQUEST;
+        e->ts_ms = sp[i].ts_ms;
+        e->environment = sp[i].env != NULL ? sp[i].env : "production";
+        e->sample_rate = sp[i].sample_rate > 0 ? sp[i].sample_rate : 1.0;
+        e->endpoint = sp[i].endpoint;
+        if (e->type == TLM_EVENT_REQUEST) {
+            e->has_status = true;
+            e->status = sp[i].status;
+            e->has_response_time = true;
+            e->response_time_ms = sp[i].rt;
+        } else {
+            e->error_message = "boom";
+        }
+        ev[i].payload = sp[i].type[0] == 'e' ? "{\"type\":\"error\"}"
+                                             : "{\"type\":\"request\"}";
+    }
+    struct tlm__store_batch b = {.received_ms = 5, .events = ev, .n_events = n};
+    b.meta.event_count = n;
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, accepted, dups), 0);
+    free(ev);
+}
+
+START_TEST(store_schema_created)
+{
+    struct tlm__store *st = open_store();
+    tlm__store_close(st);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
+                            "IN ('events', 'bad_rows', 'batches', "
+                            "'events_env_ts', 'events_endpoint_ts')"),
+        5);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM pragma_journal_mode() "
+                            "WHERE journal_mode = 'wal'"),
+        1);
+}
+END_TEST
+
+START_TEST(store_migration_idempotent_on_reopen)
+{
+    size_t a, d;
+    struct spec sp = {"request", "/a", 200, 1, 1, 1000, NULL};
+    struct tlm__store *st = open_store();
+    insert(st, &sp, 1, 1, &a, &d);
+    tlm__store_close(st);
+    st = open_store();
+    tlm__store_close(st);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
+}
+END_TEST
+
+START_TEST(store_refuses_newer_schema)
+{
+    struct tlm__store *st = open_store();
+    tlm__store_close(st);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(
+            db, "INSERT INTO schema_version VALUES(99, 0)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    char err[256] = "";
+    ck_assert_int_eq(tlm__store_open(url, &st, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "newer"));
+}
+END_TEST
+
+START_TEST(store_open_errors_name_the_problem)
+{
+    struct tlm__store *st = NULL;
+    char err[256] = "";
+    ck_assert_int_eq(
+        tlm__store_open("sqlite:/nonexistent/dir/x.db", &st, err, sizeof(err)),
+        -1);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/dir/x.db"));
+    ck_assert_int_eq(tlm__store_open("mysql://x", &st, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "--db"));
+    FILE *f = fopen(file, "w");
+    fputs(
+        "this is not a database, just some text long enough to matter.....", f);
+    fclose(f);
+    ck_assert_int_eq(tlm__store_open(url, &st, err, sizeof(err)), -1);
+    ck_assert_ptr_null(st);
+}
+END_TEST
+
+START_TEST(store_insert_dedupe)
+{
+    size_t a, d;
+    struct spec sp[3] = {{"request", "/a", 200, 1, 1, 1000, NULL},
+        {"request", "/a", 200, 1, 1, 1000, NULL},
+        {"error", "/a", 0, 0, 1, 1000, NULL}};
+    struct tlm__store *st = open_store();
+    insert(st, sp, 3, 1, &a, &d);
+    ck_assert_uint_eq(a, 3);
+    ck_assert_uint_eq(d, 0);
+    insert(st, sp, 3, 2, &a, &d); /* ids 2, 3 exist; 4 is new */
+    ck_assert_uint_eq(a, 1);
+    ck_assert_uint_eq(d, 2);
+    tlm__store_close(st);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
+}
+END_TEST
+
+START_TEST(store_dashboard_weighted_totals)
+{
+    size_t a, d;
+    /* /a: 10 ms at rate 1 (1), 20 ms at 0.5 (2), 500 status 30 ms at 0.25 (4)
+     * /b: one error event at 0.1 (10); sandbox and out-of-range rows. */
+    struct spec sp[] = {
+        {"request", "/a", 200, 10, 1, 1000, NULL},
+        {"request", "/a", 201, 20, 0.5, 2000, NULL},
+        {"request", "/a", 503, 30, 0.25, 3000, NULL},
+        {"error", "/b", 0, 0, 0.1, 4000, NULL},
+        {"request", "/a", 200, 1, 1, 5000, "sandbox"},
+        {"request", "/a", 200, 1, 1, 999999, NULL},
+    };
+    struct tlm__store *st = open_store();
+    insert(st, sp, sizeof(sp) / sizeof(sp[0]), 1, &a, &d);
+    struct tlm__dash_query q = {1000, 10000, "production", 100};
+    struct tlm__dash_result r;
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
+    ck_assert_double_eq_tol(r.events, 17, 1e-9);
+    ck_assert_double_eq_tol(r.errors, 14, 1e-9);
+    ck_assert_uint_eq(r.n_endpoints, 2);
+    ck_assert_str_eq(r.endpoints[0].endpoint, "/a");
+    ck_assert_double_eq_tol(r.endpoints[0].requests, 7, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].errors, 4, 1e-9);
+    /* Weighted ranks: 10 ms covers 1/7, 20 ms 3/7, 30 ms the rest. */
+    ck_assert(r.endpoints[0].has_latency);
+    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 30, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 1e-9);
+    ck_assert_str_eq(r.endpoints[1].endpoint, "/b");
+    ck_assert_double_eq_tol(r.endpoints[1].requests, 0, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[1].errors, 10, 1e-9);
+    ck_assert(!r.endpoints[1].has_latency);
+    tlm__dash_result_free(&r);
+
+    struct tlm__dash_query qs = {0, 10000, "sandbox", 100};
+    ck_assert_int_eq(tlm__store_dashboard(st, &qs, &r), 0);
+    ck_assert_double_eq_tol(r.events, 1, 1e-9);
+    tlm__dash_result_free(&r);
+    tlm__store_close(st);
+}
+END_TEST
+
+START_TEST(store_dashboard_percentiles_unweighted)
+{
+    size_t a, d;
+    struct spec sp[100];
+    for (int i = 0; i < 100; i++)
+        sp[i] = (struct spec) {
+            "request", "/p", 200, (double)(100 - i), 1, 1000 + i, NULL};
+    struct tlm__store *st = open_store();
+    insert(st, sp, 100, 1, &a, &d);
+    struct tlm__dash_query q = {0, 10000, "production", 100};
+    struct tlm__dash_result r;
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
+    ck_assert_uint_eq(r.n_endpoints, 1);
+    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 50, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p95_ms, 95, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 99, 1e-9);
+    tlm__dash_result_free(&r);
+    tlm__store_close(st);
+}
+END_TEST
+
+struct page {
+    int n;
+    char first[64];
+};
+
+static int
+visit(void *ctx, const char *payload, size_t len)
+{
+    struct page *p = ctx;
+    if (p->n++ == 0)
+        snprintf(p->first, sizeof(p->first), "%.*s", (int)len, payload);
+    return 0;
+}
+
+START_TEST(store_events_pagination)
+{
+    size_t a, d;
+    struct spec sp[25];
+    for (int i = 0; i < 25; i++)
+        sp[i] = (struct spec) {
+            i % 5 == 0 ? "error" : "request", "/e", 200, 1, 1, 1000, NULL};
+    struct tlm__store *st = open_store();
+    insert(st, sp, 25, 1, &a, &d);
+    struct tlm__events_query q = {NULL, 0, 10};
+    int64_t next = 0;
+    int total = 0, pages = 0;
+    do {
+        struct page p = {0, ""};
+        ck_assert_int_eq(tlm__store_list_events(st, &q, visit, &p, &next), 0);
+        total += p.n;
+        pages++;
+        ck_assert_int_eq(p.n, pages < 3 ? 10 : 5);
+        q.before = next;
+    } while (next != 0);
+    ck_assert_int_eq(total, 25);
+    ck_assert_int_eq(pages, 3);
+
+    /* Newest first: the last inserted (index 24, a request) leads. */
+    struct page p = {0, ""};
+    struct tlm__events_query qe = {"error", 0, 100};
+    ck_assert_int_eq(tlm__store_list_events(st, &qe, visit, &p, &next), 0);
+    ck_assert_int_eq(p.n, 5);
+    ck_assert_int_eq(next, 0);
+    ck_assert_str_eq(p.first, "{\"type\":\"error\"}");
+    tlm__store_close(st);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+    Suite *s = suite_create("server_store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, store_schema_created);
+    tcase_add_test(tc, store_migration_idempotent_on_reopen);
+    tcase_add_test(tc, store_refuses_newer_schema);
+    tcase_add_test(tc, store_open_errors_name_the_problem);
+    tcase_add_test(tc, store_insert_dedupe);
+    tcase_add_test(tc, store_dashboard_weighted_totals);
+    tcase_add_test(tc, store_dashboard_percentiles_unweighted);
+    tcase_add_test(tc, store_events_pagination);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
