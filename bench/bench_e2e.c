@@ -227,7 +227,7 @@ produce(tlm_client *c, const options *o, uint64_t *pauses)
         now = bench_mono_ns();
         while (queue_depth(c) > high) {
             (*pauses)++;
-            sleep_us(200);
+            sleep_us(1000);
         }
         if (now >= next_report) {
             tlm_stats_init(&s);
@@ -299,7 +299,7 @@ main(int argc, char **argv)
     printf("EFULL retries        %lld (= dropped_queue_full %llu; each "
            "retried, not lost)\n",
         (long long)efull, (unsigned long long)s.dropped_queue_full);
-    printf("producer pauses      %llu (queue > 3/4 full)\n",
+    printf("producer pauses      %llu x 1 ms (queue > 3/4 full)\n",
         (unsigned long long)pauses);
     printf("producing            %.2f s, close drained in %.2f s (%s)\n",
         (t1 - t0) / 1e9, (t2 - t1) / 1e9, tlm_strerror(close_rc));

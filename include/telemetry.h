@@ -164,7 +164,7 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_max_batch_bytes(
 /** Queue capacity in events, 16 .. 16777216 (rounded up to a power of 2). */
 TLM_API TLM_WARN_UNUSED int tlm_options_set_max_queue_events(
     tlm_options *opts, uint32_t n);
-/** Default deadline of tlm_client_free() on a client not yet closed. */
+/** Deadline of tlm_client_free() on a client not yet closed, 0 .. 3600000. */
 TLM_API TLM_WARN_UNUSED int tlm_options_set_shutdown_timeout_ms(
     tlm_options *opts, uint32_t ms);
 /** "sandbox" or "production". */
@@ -245,12 +245,12 @@ typedef struct tlm_client tlm_client;
 /**
  * Creates a client and starts its worker thread. The options are copied
  * (later changes to `opts` do not affect the client) and may be freed after.
- * If the environment has DO_NOT_TRACK=1 or TELEMETRY_OPTOUT=1, the client is
- * created disabled. `opts` may be NULL for all defaults.
- * Returns 0 and sets *out, or TLM_EINVAL, TLM_ENOMEM, TLM_ETHREAD,
- * TLM_ETRANSPORT (then *out is NULL).
- * Ownership: *out is the caller's; release with tlm_client_free().
- * Since 0.1.0.
+ * If the environment variable DO_NOT_TRACK or TELEMETRY_OPTOUT is set to
+ * anything but "", "0" or "false" (e.g. DO_NOT_TRACK=1), the client is
+ * created disabled; only tlm_client_set_enabled(c, 1) turns it on. `opts` may
+ * be NULL for all defaults. Returns 0 and sets *out, or TLM_EINVAL, TLM_ENOMEM,
+ * TLM_ETHREAD, TLM_ETRANSPORT (then *out is NULL). Ownership: *out is the
+ * caller's; release with tlm_client_free(). Since 0.1.0.
  */
 TLM_API TLM_WARN_UNUSED int tlm_client_new(
     tlm_client **out, const tlm_options *opts);
@@ -258,7 +258,8 @@ TLM_API TLM_WARN_UNUSED int tlm_client_new(
 /**
  * Sends everything queued so far and waits until it is delivered, or until
  * `timeout_ms` passes. Returns 0 when all of it was settled (delivered, or
- * refused by the server and counted), TLM_ETIMEDOUT at the deadline (the
+ * refused or dropped and counted in the stats), TLM_ETIMEDOUT at the
+ * deadline (the
  * events stay queued and will still be sent: flush does not drop),
  * TLM_ECLOSED or TLM_EINVAL (also when called from a callback, which runs
  * on the worker thread). Never waits past the deadline.
@@ -269,8 +270,9 @@ TLM_API int tlm_client_flush(tlm_client *client, uint32_t timeout_ms);
 /**
  * Stops accepting events, sends what is queued and stops the worker, all
  * within `timeout_ms`. At the deadline, transfers in flight are aborted and
- * every event not delivered is counted as dropped_shutdown. Returns 0 if all
- * was delivered, TLM_ETIMEDOUT if something was dropped at the deadline,
+ * every event not delivered is counted as dropped_shutdown. Returns 0 if
+ * nothing had to be dropped at the deadline (the stats tell what the server
+ * refused before it), TLM_ETIMEDOUT if something was,
  * TLM_ECLOSED if already closed, TLM_EINVAL for NULL or when called from
  * a callback (the worker thread). The client stays
  * readable with tlm_client_stats() until tlm_client_free().
@@ -368,6 +370,8 @@ TLM_API void tlm_request_init(tlm_request *req);
  * it never blocks, never does I/O and does not allocate unless the strings
  * together exceed the inline slot (196 bytes including terminators).
  * Returns 0 (queued), TLM_EFULL (queue full: dropped and counted),
+ * TLM_ENOMEM (strings too long for the slot and no memory for them: counted
+ * as dropped_oversize),
  * TLM_EDISABLED (opt-out), TLM_ECLOSED, or TLM_EINVAL (NULL client or
  * request, wrong size, NULL or empty endpoint, negative latency).
  * Thread safety: any thread. Since 0.1.0.
@@ -400,7 +404,8 @@ TLM_API double tlm_event_get_number(const tlm_event *event, const char *field);
 
 /**
  * Replaces a string field (see tlm_event_get_string; "type" and "id" are
- * read-only); NULL removes an optional field. Returns 0, TLM_EINVAL or
+ * read-only, "environment" takes only "sandbox" or "production"); NULL
+ * removes an optional field. Returns 0, TLM_EINVAL or
  * TLM_ENOMEM. Since 0.1.0.
  */
 TLM_API int tlm_event_set_string(

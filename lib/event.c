@@ -93,6 +93,16 @@ tlm_event_set_string(tlm_event *ev, const char *field, const char *value)
 
     if (ev == NULL || field == NULL)
         return TLM_EINVAL;
+    if (strcmp(field, "environment") == 0) {
+        /* Static strings: only the two valid values can be set. */
+        if (value != NULL && strcmp(value, "sandbox") == 0)
+            ev->environment = "sandbox";
+        else if (value != NULL && strcmp(value, "production") == 0)
+            ev->environment = "production";
+        else
+            return TLM_EINVAL;
+        return 0;
+    }
     i = field_index(field);
     if (i < 0)
         return TLM_EINVAL;

@@ -147,7 +147,7 @@ tlm_options_set_endpoint(tlm_options *o, const char *url)
             "URL");
         return TLM_EINVAL;
     }
-    return set_string(o, &o->endpoint, "endpoint", url, false);
+    return set_string(o, o ? &o->endpoint : NULL, "endpoint", url, false);
 }
 
 int

@@ -299,6 +299,11 @@ set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
         e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->opts.transfer_timeout_ms);
     curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 1000L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* Aborting at close's deadline must not wait for a name lookup thread
+     * to finish. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     if (c->opts.ca_bundle != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->opts.ca_bundle);
 }

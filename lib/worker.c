@@ -541,6 +541,8 @@ worker_main(void *arg)
     tlm_client *c = arg;
 
     uv_run(&c->loop, UV_RUN_DEFAULT);
+    /* Everything taken from the queue was delivered or counted dropped. */
+    atomic_store(&c->n.inflight_events, 0);
     pthread_mutex_lock(&c->mu);
     c->worker_done = 1;
     c->settled_upto = UINT64_MAX;

@@ -79,8 +79,8 @@ END_TEST
 
 START_TEST(backoff_large_attempts_capped)
 {
-    static const uint32_t big[] = {9, 20, 64, 65, 100, 1000, 1u << 31,
-        UINT32_MAX};
+    static const uint32_t big[]
+        = {9, 20, 64, 65, 100, 1000, 1u << 31, UINT32_MAX};
     size_t i;
 
     for (i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
@@ -112,8 +112,8 @@ START_TEST(backoff_retry_after)
     ck_assert_uint_eq(tlm__backoff_delay_ms(3, 0.2, 120), 120000);
     /* Never lowers the jittered delay. */
     ck_assert_uint_eq(tlm__backoff_delay_ms(20, U_MAX, 1), 60000);
-    ck_assert_uint_ge(tlm__backoff_delay_ms(20, 0.9, 2),
-        tlm__backoff_delay_ms(20, 0.9, 0));
+    ck_assert_uint_ge(
+        tlm__backoff_delay_ms(20, 0.9, 2), tlm__backoff_delay_ms(20, 0.9, 0));
     /* Capped at one hour. */
     ck_assert_uint_eq(tlm__backoff_delay_ms(1, 0.0, 3600), 3600000);
     ck_assert_uint_eq(tlm__backoff_delay_ms(1, 0.0, 3601), 3600000);

@@ -262,7 +262,8 @@ START_TEST(config_not_an_object)
         "{\"telemetry\": \"x\"}",
         "{\"telemetry\": null}",
     };
-    static const char *const roots[] = {"[1, 2]", "42", "\"telemetry\"", "null"};
+    static const char *const roots[]
+        = {"[1, 2]", "42", "\"telemetry\"", "null"};
     tlm_options *o = new_opts();
     snapshot before;
     size_t i;
@@ -270,8 +271,7 @@ START_TEST(config_not_an_object)
     snap_take(&before, o);
     for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
         ck_assert_int_eq(tlm_options_load_string(o, docs[i]), TLM_ECONFIG);
-        ck_assert_msg(
-            strncmp(tlm_options_last_error(o), "telemetry", 9) == 0,
+        ck_assert_msg(strncmp(tlm_options_last_error(o), "telemetry", 9) == 0,
             "%s: last_error \"%s\"", docs[i], tlm_options_last_error(o));
         snap_check(&before, o, docs[i]);
     }
@@ -294,8 +294,8 @@ START_TEST(config_invalid_json)
     ck_assert_int_eq(tlm_options_set_max_inflight(o, 3), 0);
     snap_take(&before, o);
     /* The 'x' at byte 14 is where the document stops being JSON. */
-    ck_assert_int_eq(tlm_options_load_string(o, "{\"telemetry\": x}"),
-        TLM_ECONFIG);
+    ck_assert_int_eq(
+        tlm_options_load_string(o, "{\"telemetry\": x}"), TLM_ECONFIG);
     ck_assert_ptr_nonnull(
         strstr(tlm_options_last_error(o), "not valid JSON near byte 14"));
     snap_check(&before, o, "invalid JSON");

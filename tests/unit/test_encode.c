@@ -168,8 +168,8 @@ START_TEST(encode_utf8_passthrough)
         n = strlen(ok[i]);
         json_of(&b, ok[i], n);
         ck_assert_uint_eq(b.len, n + 2);
-        ck_assert_msg(memcmp(b.data + 1, ok[i], n) == 0,
-            "case %zu was altered", i);
+        ck_assert_msg(
+            memcmp(b.data + 1, ok[i], n) == 0, "case %zu was altered", i);
         back = parse_string(&b);
         ck_assert_str_eq(back, ok[i]);
         free(back);
@@ -196,8 +196,7 @@ START_TEST(encode_invalid_utf8_replaced)
         "\xf5\x80\x80\x80", /* invalid lead */
         "\xf8\x88\x80\x80\x80", /* 5-byte form */
         "\xfe", /* never valid */
-        "\xff",
-        "\xc3", /* truncated at the end */
+        "\xff", "\xc3", /* truncated at the end */
         "\xe2\x82", /* truncated 3-byte */
         "\xf0\x9f\x98", /* truncated 4-byte */
         "\xe2\x82(", /* truncated, followed by ASCII */
@@ -273,8 +272,8 @@ full_event(tlm_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->type = TLM__EV_REQUEST;
-    snprintf(ev->id, sizeof(ev->id), "%s",
-        "018bcfe5-6b7b-7c3d-9e2f-0123456789ab");
+    snprintf(
+        ev->id, sizeof(ev->id), "%s", "018bcfe5-6b7b-7c3d-9e2f-0123456789ab");
     ev->ts_ms = 1700000000123LL; /* 2023-11-14T22:13:20.123Z */
     ev->status = 201;
     ev->response_time_ms = 12.5;
@@ -402,10 +401,9 @@ START_TEST(encode_event_huge_latency)
     full_event(&ev);
     ev.response_time_ms = 1e300;
     root = encode_parse(&ev, client_info, 0);
-    ck_assert_double_eq_tol(
-        num_item(root, "response_time") / 1e300, 1.0, 1e-9);
-    ck_assert(cJSON_IsObject(
-        cJSON_GetObjectItemCaseSensitive(root, "client_info")));
+    ck_assert_double_eq_tol(num_item(root, "response_time") / 1e300, 1.0, 1e-9);
+    ck_assert(
+        cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "client_info")));
     cJSON_Delete(root);
 }
 END_TEST
@@ -420,7 +418,8 @@ START_TEST(encode_event_optional_omitted)
 
     memset(&ev, 0, sizeof(ev));
     ev.type = TLM__EV_REQUEST;
-    snprintf(ev.id, sizeof(ev.id), "%s", "018bcfe5-6b7b-7c3d-9e2f-0123456789ab");
+    snprintf(
+        ev.id, sizeof(ev.id), "%s", "018bcfe5-6b7b-7c3d-9e2f-0123456789ab");
     ev.ts_ms = 1700000000000LL;
     ev.status = 200;
     ev.response_time_ms = 3.0;
@@ -486,11 +485,11 @@ START_TEST(encode_event_hostile_strings)
     ck_assert_str_eq(
         str_item(root, "endpoint"), "/a\"},\"type\":\"x\\\n\x01\xef\xbf\xbd");
     /* One U+FFFD per byte of the surrogate, as Unicode recommends. */
-    ck_assert_str_eq(str_item(root, "user_id"),
-        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbduser");
     ck_assert_str_eq(
-        str_item(cJSON_GetObjectItemCaseSensitive(root, "request_details"),
-            "k"),
+        str_item(root, "user_id"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbduser");
+    ck_assert_str_eq(
+        str_item(
+            cJSON_GetObjectItemCaseSensitive(root, "request_details"), "k"),
         "A\xc3\xa9");
     cJSON_Delete(root);
 }

@@ -96,8 +96,8 @@ expect_refused(tlm_options *o, const struct u32_case *c, uint32_t v)
     o->last_error[0] = '\0';
     rc = c->set(o, v);
     ck_assert_msg(rc == TLM_EINVAL, "%s = %u: rc %d", c->name, v, rc);
-    ck_assert_msg(u32_at(o, c->off) == before, "%s changed by refused %u",
-        c->name, v);
+    ck_assert_msg(
+        u32_at(o, c->off) == before, "%s changed by refused %u", c->name, v);
     ck_assert_msg(strstr(tlm_options_last_error(o), c->name) != NULL,
         "%s: last_error \"%s\"", c->name, tlm_options_last_error(o));
 }
@@ -145,7 +145,8 @@ START_TEST(options_max_batch_bytes_range)
     ck_assert_int_eq(tlm_options_set_max_batch_bytes(o, 65536), 0);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         o->last_error[0] = '\0';
-        ck_assert_int_eq(tlm_options_set_max_batch_bytes(o, bad[i]), TLM_EINVAL);
+        ck_assert_int_eq(
+            tlm_options_set_max_batch_bytes(o, bad[i]), TLM_EINVAL);
         ck_assert_uint_eq(o->max_batch_bytes, 65536);
         ck_assert_ptr_nonnull(
             strstr(tlm_options_last_error(o), "max_batch_bytes"));
@@ -271,8 +272,7 @@ START_TEST(options_environment_values)
         ck_assert_msg(tlm_options_set_environment(o, bad[i]) == TLM_EINVAL,
             "environment \"%s\" accepted", bad[i] ? bad[i] : "(null)");
         ck_assert_str_eq(o->environment, "sandbox");
-        ck_assert_ptr_nonnull(
-            strstr(tlm_options_last_error(o), "environment"));
+        ck_assert_ptr_nonnull(strstr(tlm_options_last_error(o), "environment"));
     }
     tlm_options_free(o);
 }

@@ -392,7 +392,8 @@ START_TEST(queue_mpsc_exactly_once_in_order)
     for (i = 0; i < MP_PRODUCERS; i++) {
         pr[i].q = &q;
         pr[i].id = i;
-        ck_assert_int_eq(pthread_create(&th[i], NULL, producer_main, &pr[i]), 0);
+        ck_assert_int_eq(
+            pthread_create(&th[i], NULL, producer_main, &pr[i]), 0);
     }
     while (seen < (uint64_t)MP_PRODUCERS * MP_EVENTS) {
         s = tlm__queue_peek(&q);

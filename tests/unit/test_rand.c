@@ -70,8 +70,8 @@ END_TEST
 
 START_TEST(rand_uuid7_timestamp)
 {
-    static const int64_t ms[] = {0, 1, 255, 256, 1700000000123LL,
-        0x0123456789abLL, 0xffffffffffffLL};
+    static const int64_t ms[]
+        = {0, 1, 255, 256, 1700000000123LL, 0x0123456789abLL, 0xffffffffffffLL};
     tlm__rng rng;
     char id[37];
     size_t i;
