@@ -309,7 +309,9 @@ typedef struct tlm_stats {
     uint64_t duplicates; /**< of sent: already stored before */
     uint64_t rejected; /**< events the server refused (invalid) */
     uint64_t dropped_queue_full; /**< queue full at tlm_track_* */
-    uint64_t dropped_disabled; /**< opt-out was on */
+    /** Opt-out was on: refused at tlm_track_* (never enqueued), or purged
+     * from the queue when tlm_client_set_enabled(c, 0) was called. */
+    uint64_t dropped_disabled;
     uint64_t dropped_before_send; /**< the before-send hook dropped them */
     uint64_t dropped_http; /**< a 4xx (not 408/413/429) refused them */
     uint64_t dropped_retries; /**< max_retries exhausted */

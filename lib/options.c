@@ -140,12 +140,19 @@ set_u32(tlm_options *o, uint32_t *field, const char *name, uint32_t v,
 int
 tlm_options_set_endpoint(tlm_options *o, const char *url)
 {
-    if (o != NULL && url != NULL && strncmp(url, "http://", 7) != 0
-        && strncmp(url, "https://", 8) != 0) {
-        tlm__options_seterr(o,
-            "endpoint: expected an http:// or https:// "
-            "URL");
-        return TLM_EINVAL;
+    size_t scheme = 0;
+
+    if (o != NULL && url != NULL) {
+        if (strncmp(url, "http://", 7) == 0)
+            scheme = 7;
+        else if (strncmp(url, "https://", 8) == 0)
+            scheme = 8;
+        if (scheme == 0 || url[scheme] == '\0' || url[scheme] == '/') {
+            tlm__options_seterr(o,
+                "endpoint: expected an http:// or https:// URL with a "
+                "host");
+            return TLM_EINVAL;
+        }
     }
     return set_string(o, o ? &o->endpoint : NULL, "endpoint", url, false);
 }

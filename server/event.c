@@ -145,10 +145,13 @@ check_request(
     if (opt_string(obj, "method", 16, &ev->method, reason, size) != 0)
         return -1;
 
+    /* 0 is the SDK's "no HTTP response" (a network error, telemetry.h). */
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "response_status");
     if (!cJSON_IsNumber(st) || st->valuedouble != floor(st->valuedouble)
-        || st->valuedouble < 100 || st->valuedouble > 599)
-        return fail(reason, size, "response_status: expected integer 100..599");
+        || (st->valuedouble != 0
+            && (st->valuedouble < 100 || st->valuedouble > 599)))
+        return fail(reason, size,
+            "response_status: expected integer 0 (no response) or 100..599");
     ev->has_status = true;
     ev->status = (int)st->valuedouble;
 

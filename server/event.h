@@ -42,8 +42,8 @@ struct tlm__event {
 };
 
 /* Validates item as an event. Returns 0 and fills *ev, or -1 and writes a
- * reason naming the offending field ("response_status: expected integer
- * 100..599") into reason[0..reason_size). */
+ * reason naming the offending field ("timestamp: expected RFC 3339
+ * string") into reason[0..reason_size). */
 int tlm__event_validate(
     const cJSON *item, struct tlm__event *ev, char *reason, size_t reason_size);
 

@@ -3,6 +3,7 @@
  * per-request working set and frees all of it before returning. */
 #include "ingest.h"
 
+#include "json_scan.h"
 #include "json_util.h"
 
 #include <stdbool.h>
@@ -12,33 +13,41 @@
 
 #define MAX_HEADER_STRING 256
 
+/* Root members read by the server; the rest are ignored. */
+enum batch_key { K_EVENTS, K_BATCH_ID, K_SENT_AT, K_SDK, K_CLIENT_STATS, N_KEYS };
+static const char *const batch_keys[N_KEYS]
+    = {"events", "batch_id", "sent_at", "sdk", "client_stats"};
+
 struct rejection {
     size_t index;
-    const char *id; /* borrowed from the tree, or NULL */
+    const char *id; /* borrowed from the event's tree, or NULL */
     char reason[TLM_EVENT_REASON_MAX];
 };
 
-/* The working set of one batch; everything here is freed by work_free. */
+/* The working set of one batch; everything here is freed by work_free.
+ * Payloads are slices of the decoded body, which outlives the work. */
 struct work {
-    cJSON *root;
+    struct tlm__json_scan scan;
+    struct tlm__json_slice values[N_KEYS];
+    cJSON *header[N_KEYS]; /* decoded batch_id, sent_at, sdk */
+    cJSON **trees; /* one per event, NULL where it did not decode */
+    size_t n_trees;
     struct tlm__store_batch batch;
-    char **payloads; /* one compact print per event, valid or not */
-    size_t n_payloads;
     struct rejection *rejected;
-    char *client_stats;
 };
 
 static void
 work_free(struct work *w)
 {
-    for (size_t i = 0; i < w->n_payloads; i++)
-        free(w->payloads[i]);
-    free(w->payloads);
+    for (size_t i = 0; i < w->n_trees; i++)
+        cJSON_Delete(w->trees[i]);
+    for (size_t i = 0; i < N_KEYS; i++)
+        cJSON_Delete(w->header[i]);
+    free(w->trees);
     free(w->batch.events);
     free(w->batch.bad);
     free(w->rejected);
-    free(w->client_stats);
-    cJSON_Delete(w->root);
+    tlm__json_scan_free(&w->scan);
 }
 
 static int
@@ -63,37 +72,64 @@ header_string(const cJSON *obj, const char *key, const char **out)
     return 0;
 }
 
+/* A root string member (batch_id, sent_at) of at most MAX_HEADER_STRING
+ * bytes once decoded; absent or null leaves *out NULL. */
+static int
+root_string(struct work *w, enum batch_key k, const char **out)
+{
+    const struct tlm__json_slice *v = &w->values[k];
+    *out = NULL;
+    if (v->p == NULL || (v->len == 4 && memcmp(v->p, "null", 4) == 0))
+        return 0;
+    if (v->p[0] != '"' || v->len > 6 * MAX_HEADER_STRING + 2)
+        return -1;
+    w->header[k] = cJSON_ParseWithLength(v->p, v->len);
+    if (!cJSON_IsString(w->header[k])
+        || strlen(w->header[k]->valuestring) > MAX_HEADER_STRING)
+        return -1;
+    *out = w->header[k]->valuestring;
+    return 0;
+}
+
+/* Kind of a root member from its first byte (the scanner validated it). */
+static bool
+is_null_or(const struct tlm__json_slice *v, char first)
+{
+    return v->p == NULL || v->p[0] == 'n' || v->p[0] == first;
+}
+
 /* Reads batch_id, sent_at, sdk and client_stats; writes a message naming
  * the field into err on failure. */
 static int
 parse_header(struct work *w, char *err, size_t err_size)
 {
     struct tlm__batch_meta *m = &w->batch.meta;
-    const cJSON *sdk = cJSON_GetObjectItemCaseSensitive(w->root, "sdk");
-    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(w->root, "client_stats");
+    const struct tlm__json_slice *sdk = &w->values[K_SDK];
+    const struct tlm__json_slice *cs = &w->values[K_CLIENT_STATS];
     const char *bad = NULL;
 
-    if (header_string(w->root, "batch_id", &m->batch_id) != 0)
+    if (sdk->p != NULL && sdk->p[0] == '{')
+        w->header[K_SDK] = cJSON_ParseWithLength(sdk->p, sdk->len);
+    if (root_string(w, K_BATCH_ID, &m->batch_id) != 0)
         bad = "batch_id: expected string";
-    else if (header_string(w->root, "sent_at", &m->sent_at) != 0)
+    else if (root_string(w, K_SENT_AT, &m->sent_at) != 0)
         bad = "sent_at: expected string";
-    else if (sdk != NULL && !cJSON_IsNull(sdk) && !cJSON_IsObject(sdk))
+    else if (!is_null_or(sdk, '{')
+        || (sdk->p != NULL && sdk->p[0] == '{' && w->header[K_SDK] == NULL))
         bad = "sdk: expected object";
-    else if (header_string(sdk, "name", &m->sdk_name) != 0
-        || header_string(sdk, "version", &m->sdk_version) != 0
-        || header_string(sdk, "binding", &m->sdk_binding) != 0)
+    else if (header_string(w->header[K_SDK], "name", &m->sdk_name) != 0
+        || header_string(w->header[K_SDK], "version", &m->sdk_version) != 0
+        || header_string(w->header[K_SDK], "binding", &m->sdk_binding) != 0)
         bad = "sdk: expected string name, version and binding";
-    else if (cs != NULL && !cJSON_IsNull(cs) && !cJSON_IsObject(cs))
+    else if (!is_null_or(cs, '{'))
         bad = "client_stats: expected object";
     if (bad != NULL) {
         snprintf(err, err_size, "%s", bad);
         return -1;
     }
-    if (cJSON_IsObject(cs)) {
-        w->client_stats = cJSON_PrintUnformatted(cs);
-        if (w->client_stats == NULL)
-            return -1;
-        m->client_stats = w->client_stats;
+    if (cs->p != NULL && cs->p[0] == '{') {
+        m->client_stats = cs->p;
+        m->client_stats_len = cs->len;
     }
     return 0;
 }
@@ -102,11 +138,11 @@ static int
 alloc_rows(struct work *w, size_t n)
 {
     size_t k = n > 0 ? n : 1;
-    w->payloads = calloc(k, sizeof(*w->payloads));
+    w->trees = calloc(k, sizeof(*w->trees));
     w->batch.events = calloc(k, sizeof(*w->batch.events));
     w->batch.bad = calloc(k, sizeof(*w->batch.bad));
     w->rejected = calloc(k, sizeof(*w->rejected));
-    if (w->payloads == NULL || w->batch.events == NULL || w->batch.bad == NULL
+    if (w->trees == NULL || w->batch.events == NULL || w->batch.bad == NULL
         || w->rejected == NULL)
         return -1;
     return 0;
@@ -122,34 +158,54 @@ echo_id(const cJSON *item)
     return id->valuestring;
 }
 
-/* Validates every item, splitting them into store rows and bad rows. */
+/* Decodes and validates element i on its own; 0 when valid. */
 static int
-classify(struct work *w, const cJSON *events)
+check_one(struct work *w, size_t i, struct tlm__event *ev,
+    struct rejection *r)
 {
-    size_t index = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, events)
-    {
-        char *payload = cJSON_PrintUnformatted(item);
-        if (payload == NULL)
-            return -1;
-        w->payloads[w->n_payloads++] = payload;
-        struct tlm__store_event *se = &w->batch.events[w->batch.n_events];
-        struct rejection *r = &w->rejected[w->batch.n_bad];
-        if (tlm__event_validate(item, &se->ev, r->reason, sizeof(r->reason))
-            == 0) {
-            se->payload = payload;
-            w->batch.n_events++;
-        } else {
-            r->index = index;
-            r->id = echo_id(item);
-            w->batch.bad[w->batch.n_bad].reason = r->reason;
-            w->batch.bad[w->batch.n_bad].raw = payload;
-            w->batch.n_bad++;
-        }
-        index++;
+    const struct tlm__json_elem *el = &w->scan.elems[i];
+    if (el->bad_text) {
+        snprintf(r->reason, sizeof(r->reason),
+            "event: string with invalid UTF-8 or an unpaired surrogate");
+        return -1;
+    }
+    /* The scanner proved the slice is JSON, so a failure here is cJSON's
+     * own limit (a number over 63 characters) or memory. */
+    w->trees[i] = cJSON_ParseWithLength(el->p, el->len);
+    if (w->trees[i] == NULL) {
+        snprintf(r->reason, sizeof(r->reason), "event: cannot be decoded");
+        return -1;
+    }
+    if (tlm__event_validate(w->trees[i], ev, r->reason, sizeof(r->reason))
+        != 0) {
+        r->id = echo_id(w->trees[i]);
+        return -1;
     }
     return 0;
+}
+
+/* Validates every element, splitting them into store rows and bad rows.
+ * Each row keeps the element's original text as its payload. */
+static void
+classify(struct work *w)
+{
+    for (size_t i = 0; i < w->scan.n_elems; i++) {
+        const struct tlm__json_elem *el = &w->scan.elems[i];
+        struct tlm__store_event *se = &w->batch.events[w->batch.n_events];
+        struct rejection *r = &w->rejected[w->batch.n_bad];
+        w->n_trees = i + 1;
+        if (check_one(w, i, &se->ev, r) == 0) {
+            se->payload = el->p;
+            se->payload_len = el->len;
+            w->batch.n_events++;
+        } else {
+            r->index = i;
+            w->batch.bad[w->batch.n_bad].reason = r->reason;
+            w->batch.bad[w->batch.n_bad].raw = el->p;
+            w->batch.bad[w->batch.n_bad].raw_len = el->len;
+            w->batch.n_bad++;
+        }
+    }
 }
 
 static int
@@ -190,12 +246,37 @@ fail:
     return NULL;
 }
 
+/* Validates the whole document and locates its members and events. */
+static int
+scan_body(struct work *w, const char *json, size_t len, char **response)
+{
+    char err[96];
+    w->scan.keys = batch_keys;
+    w->scan.n_keys = N_KEYS;
+    w->scan.list_key = K_EVENTS;
+    w->scan.values = w->values;
+    switch (tlm__json_scan(&w->scan, json, len)) {
+    case TLM_JSON_SCAN_OK:
+        return 0;
+    case TLM_JSON_SCAN_NOT_OBJECT:
+        return reply(response, 400, "body: expected a JSON object");
+    case TLM_JSON_SCAN_TOO_DEEP:
+        return reply(response, 400, "body: JSON nested deeper than 32 levels");
+    case TLM_JSON_SCAN_MALFORMED:
+        snprintf(err, sizeof(err), "body: malformed JSON at byte %zu",
+            w->scan.error_offset);
+        return reply(response, 400, err);
+    default:
+        return reply(response, 500, "out of memory");
+    }
+}
+
 int
 tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
     int64_t received_ms, char **response)
 {
     struct work w;
-    const cJSON *events;
+    const struct tlm__json_slice *events;
     char err[128];
     size_t accepted = 0, duplicates = 0;
     int status;
@@ -203,13 +284,11 @@ tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
     memset(&w, 0, sizeof(w));
     *response = NULL;
     w.batch.received_ms = received_ms;
-    w.root = cJSON_ParseWithLength(json, len);
-    if (!cJSON_IsObject(w.root)) {
-        status = reply(response, 400, "body: malformed JSON object");
+    status = scan_body(&w, json, len, response);
+    if (status != 0)
         goto out;
-    }
-    events = cJSON_GetObjectItemCaseSensitive(w.root, "events");
-    if (!cJSON_IsArray(events)) {
+    events = &w.values[K_EVENTS];
+    if (events->p == NULL || events->p[0] != '[') {
         status = reply(response, 400, "events: expected array");
         goto out;
     }
@@ -217,12 +296,12 @@ tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
         status = reply(response, 400, err);
         goto out;
     }
-    w.batch.meta.event_count = (size_t)cJSON_GetArraySize(events);
-    if (alloc_rows(&w, w.batch.meta.event_count) != 0
-        || classify(&w, events) != 0) {
+    w.batch.meta.event_count = w.scan.n_elems;
+    if (alloc_rows(&w, w.scan.n_elems) != 0) {
         status = reply(response, 500, "out of memory");
         goto out;
     }
+    classify(&w);
     if (tlm__store_insert_batch(st, &w.batch, &accepted, &duplicates) != 0) {
         status = reply(response, 500, "storage failure");
         goto out;

@@ -5,6 +5,7 @@
 #include "http.h"
 #include "store.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

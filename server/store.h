@@ -17,19 +17,24 @@ struct tlm__batch_meta {
     const char *sdk_name;
     const char *sdk_version;
     const char *sdk_binding;
-    const char *client_stats; /* compact JSON text */
+    const char *client_stats; /* JSON text as received, not terminated */
+    size_t client_stats_len;
     size_t event_count; /* events in the batch, valid or not */
 };
 
 struct tlm__store_event {
     struct tlm__event ev;
-    const char *payload; /* the event's compact JSON text */
+    /* The event's JSON text as received (not NUL-terminated); it must stay
+     * valid until insert_batch returns, which binds it without a copy. */
+    const char *payload;
+    size_t payload_len;
     bool duplicate; /* set by insert: the id was already stored */
 };
 
 struct tlm__bad_row {
     const char *reason;
-    const char *raw; /* compact JSON text of the rejected item */
+    const char *raw; /* JSON text of the rejected item, as received */
+    size_t raw_len;
 };
 
 /* Everything one POST /v1/batch writes, in one transaction. */

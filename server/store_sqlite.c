@@ -6,6 +6,7 @@
 
 #include "rfc3339.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,17 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
+/* Binds len bytes without a copy: the caller keeps them alive until the
+ * statement is reset. NULL binds SQL NULL. */
+static void
+bind_slice(sqlite3_stmt *s, int i, const char *v, size_t len)
+{
+    if (v == NULL || len > INT_MAX)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_text(s, i, v, (int)len, SQLITE_STATIC);
+}
+
 static int
 insert_event(sqlite3_stmt *s, int64_t received_ms, struct tlm__store_event *e)
 {
@@ -310,7 +322,7 @@ insert_event(sqlite3_stmt *s, int64_t received_ms, struct tlm__store_event *e)
     sqlite3_bind_double(s, 13, ev->sample_rate);
     bind_text(s, 14, ev->error_code);
     bind_text(s, 15, ev->error_message);
-    bind_text(s, 16, e->payload);
+    bind_slice(s, 16, e->payload, e->payload_len);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -326,7 +338,7 @@ insert_bad(sqlite3_stmt *s, const struct tlm__store_batch *b,
     sqlite3_bind_int64(s, 1, b->received_ms);
     bind_text(s, 2, b->meta.batch_id);
     bind_text(s, 3, r->reason);
-    bind_text(s, 4, r->raw);
+    bind_slice(s, 4, r->raw, r->raw_len);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -342,7 +354,7 @@ insert_header(sqlite3_stmt *s, const struct tlm__store_batch *b)
     bind_text(s, 4, m->sdk_name);
     bind_text(s, 5, m->sdk_version);
     bind_text(s, 6, m->sdk_binding);
-    bind_text(s, 7, m->client_stats);
+    bind_slice(s, 7, m->client_stats, m->client_stats_len);
     sqlite3_bind_int64(s, 8, (sqlite3_int64)m->event_count);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);

@@ -8,9 +8,10 @@
 #include <string.h>
 
 /* Weighted counts: every event stands for 1/sample_rate events. "Errors" are
- * request events with status >= 500 plus error events. */
+ * request events with status >= 500 or 0 (no response: a failed call) plus
+ * error events. */
 #define WEIGHT "1.0 / sample_rate"
-#define IS_ERROR "(type = 'error' OR status >= 500)"
+#define IS_ERROR "(type = 'error' OR status >= 500 OR status = 0)"
 #define IN_RANGE "environment = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
 
 static const char totals_sql[]

@@ -221,11 +221,17 @@ START_TEST(event_set_environment)
     tlm_event ev;
 
     /* telemetry.h: every field tlm_event_get_string reads may be set,
-     * except "type" and "id"; "environment" is one of them. */
+     * except "type" and "id"; "environment" takes sandbox|production. */
     slot_full(&s);
     tlm__event_from_slot(&ev, &s);
     ev.environment = "production";
     ck_assert_int_eq(tlm_event_set_string(&ev, "environment", "sandbox"), 0);
+    ck_assert_str_eq(tlm_event_get_string(&ev, "environment"), "sandbox");
+    /* Only the two environments; not removable. */
+    ck_assert_int_eq(
+        tlm_event_set_string(&ev, "environment", "staging"), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_event_set_string(&ev, "environment", NULL), TLM_EINVAL);
     ck_assert_str_eq(tlm_event_get_string(&ev, "environment"), "sandbox");
     tlm__event_clear(&ev);
 }

@@ -235,6 +235,9 @@ START_TEST(options_endpoint_scheme)
         "",
         "http:/x",
         "httpx://x",
+        "http://",
+        "https://",
+        "http:///path",
         NULL,
     };
     tlm_options *o = new_opts();

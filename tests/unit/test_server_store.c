@@ -91,6 +91,7 @@ insert(struct tlm__store *st, const struct spec *sp, size_t n, int first,
         }
         ev[i].payload = sp[i].type[0] == 'e' ? "{\"type\":\"error\"}"
                                              : "{\"type\":\"request\"}";
+        ev[i].payload_len = strlen(ev[i].payload);
     }
     struct tlm__store_batch b = {.received_ms = 5, .events = ev, .n_events = n};
     b.meta.event_count = n;
