@@ -83,7 +83,12 @@ tlm_client_new(tlm_client **out, const tlm_options *opts)
         goto fail_queue;
     atomic_init(&c->state, TLM__STATE_OPEN);
     atomic_init(&c->enabled, c->opts.enabled && !env_opted_out());
-    c->wake_every = c->opts.max_batch_events;
+    /* Wake the worker about once per batch: the largest power of two not
+     * above max_batch_events (a mask, not a division, on every call). */
+    c->wake_mask = 1;
+    while (c->wake_mask * 2 <= c->opts.max_batch_events)
+        c->wake_mask *= 2;
+    c->wake_mask -= 1;
     rc = tlm__worker_start(c);
     if (rc != 0)
         goto fail_sync;
@@ -189,7 +194,7 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
     if (rc != 0)
         slot->type = 0; /* published as a hole; the worker counts it */
     tlm__queue_publish(&c->queue, slot, pos);
-    if ((pos + 1) % c->wake_every == 0)
+    if (((pos + 1) & c->wake_mask) == 0)
         tlm__worker_wake(c);
     return rc;
 }

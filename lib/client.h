@@ -51,7 +51,7 @@ struct tlm_client {
     tlm__queue queue;
     _Atomic int state;
     _Atomic int enabled;
-    uint64_t wake_every; /* producers wake the worker every N events */
+    uint64_t wake_mask; /* producers wake the worker when (pos+1) & mask == 0 */
     /* An eventfd owned by the client, not the loop: writing to it stays
      * safe however late a producer races with close. */
     int wake_fd;

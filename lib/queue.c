@@ -8,8 +8,24 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 _Static_assert(sizeof(tlm__slot) <= 256, "a slot is at most 256 bytes");
+
+/* Slot pages are touched for the first time during a burst; with 4 KiB
+ * pages that is a fault every 16 events (measured: ~220 ns per event over a
+ * 100k burst). Ask for transparent huge pages on the 2 MiB-aligned interior
+ * of the array. Advisory only: failure changes nothing. */
+static void
+advise_huge(void *p, size_t n)
+{
+    const uintptr_t huge = 2u << 20;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~(huge - 1);
+
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+}
 
 int
 tlm__queue_init(tlm__queue *q, uint32_t capacity)
@@ -30,6 +46,7 @@ tlm__queue_init(tlm__queue *q, uint32_t capacity)
     }
     for (i = 0; i < cap; i++)
         atomic_init(&q->seq[i], i);
+    advise_huge(q->slots, cap * sizeof(tlm__slot));
     q->mask = cap - 1;
     atomic_init(&q->head, 0);
     q->tail = 0;
