@@ -3,6 +3,7 @@
  * per-request working set and frees all of it before returning. */
 #include "ingest.h"
 
+#include "json_arena.h"
 #include "json_scan.h"
 #include "json_util.h"
 
@@ -14,7 +15,14 @@
 #define MAX_HEADER_STRING 256
 
 /* Root members read by the server; the rest are ignored. */
-enum batch_key { K_EVENTS, K_BATCH_ID, K_SENT_AT, K_SDK, K_CLIENT_STATS, N_KEYS };
+enum batch_key {
+    K_EVENTS,
+    K_BATCH_ID,
+    K_SENT_AT,
+    K_SDK,
+    K_CLIENT_STATS,
+    N_KEYS
+};
 static const char *const batch_keys[N_KEYS]
     = {"events", "batch_id", "sent_at", "sdk", "client_stats"};
 
@@ -32,6 +40,8 @@ struct work {
     cJSON *header[N_KEYS]; /* decoded batch_id, sent_at, sdk */
     cJSON **trees; /* one per event, NULL where it did not decode */
     size_t n_trees;
+    struct tlm__json_arena arena; /* holds the trees when in_arena */
+    bool in_arena;
     struct tlm__store_batch batch;
     struct rejection *rejected;
 };
@@ -39,8 +49,9 @@ struct work {
 static void
 work_free(struct work *w)
 {
-    for (size_t i = 0; i < w->n_trees; i++)
+    for (size_t i = 0; i < w->n_trees && !w->in_arena; i++)
         cJSON_Delete(w->trees[i]);
+    tlm__json_arena_free(&w->arena);
     for (size_t i = 0; i < N_KEYS; i++)
         cJSON_Delete(w->header[i]);
     free(w->trees);
@@ -160,8 +171,7 @@ echo_id(const cJSON *item)
 
 /* Decodes and validates element i on its own; 0 when valid. */
 static int
-check_one(struct work *w, size_t i, struct tlm__event *ev,
-    struct rejection *r)
+check_one(struct work *w, size_t i, struct tlm__event *ev, struct rejection *r)
 {
     const struct tlm__json_elem *el = &w->scan.elems[i];
     if (el->bad_text) {
@@ -169,9 +179,12 @@ check_one(struct work *w, size_t i, struct tlm__event *ev,
             "event: string with invalid UTF-8 or an unpaired surrogate");
         return -1;
     }
-    /* The scanner proved the slice is JSON, so a failure here is cJSON's
-     * own limit (a number over 63 characters) or memory. */
+    /* The scanner proved the slice is JSON and its text sound, so a
+     * failure here is one of cJSON's own limits, or memory. */
+    if (w->in_arena)
+        tlm__json_arena_enter(&w->arena);
     w->trees[i] = cJSON_ParseWithLength(el->p, el->len);
+    tlm__json_arena_leave();
     if (w->trees[i] == NULL) {
         snprintf(r->reason, sizeof(r->reason), "event: cannot be decoded");
         return -1;
@@ -189,6 +202,10 @@ check_one(struct work *w, size_t i, struct tlm__event *ev,
 static void
 classify(struct work *w)
 {
+    /* Entered only around each parse: anything else cJSON allocates on
+     * this thread (the receipt) must come from malloc. */
+    w->in_arena = tlm__json_arena_enter(&w->arena);
+    tlm__json_arena_leave();
     for (size_t i = 0; i < w->scan.n_elems; i++) {
         const struct tlm__json_elem *el = &w->scan.elems[i];
         struct tlm__store_event *se = &w->batch.events[w->batch.n_events];

@@ -57,8 +57,8 @@ utf8_len(const unsigned char *s, size_t n)
             return 0;
         cp = (cp << 6) | (s[i] & 0x3f);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
-        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+        || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
     return len;
 }
@@ -243,8 +243,8 @@ read_key(struct state *st)
     if (scan_string(st) != 0 || (st->bad_text && !st->in_list))
         return TLM_JSON_SCAN_MALFORMED;
     if (st->depth == 1)
-        st->slot = find_key(
-            st->s, (const char *)key, (size_t)(st->p - 1 - key));
+        st->slot
+            = find_key(st->s, (const char *)key, (size_t)(st->p - 1 - key));
     skip_ws(st);
     if (st->p == st->end || *st->p != ':')
         return TLM_JSON_SCAN_MALFORMED;

@@ -3,6 +3,7 @@
  * zero status after a failed start, nor leave the database open on stop. */
 #include "config.h"
 #include "http.h"
+#include "json_arena.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -88,6 +89,7 @@ main(int argc, char **argv)
         fprintf(stderr,
             "telemetry-server: no admin token: /admin/ routes "
             "will answer 401\n");
+    tlm__json_arena_install(); /* before any thread uses cJSON */
     block_signals(&set);
     if (tlm__store_open(cfg.db_url, &store, err, sizeof(err)) != 0)
         goto out;

@@ -224,6 +224,31 @@ START_TEST(store_dashboard_weighted_totals)
 }
 END_TEST
 
+/* Status 0 is a call that got no HTTP response: a failed call, so an error
+ * like a 5xx; 4xx are not errors. */
+START_TEST(store_dashboard_status_zero_is_error)
+{
+    size_t a, d;
+    struct spec sp[] = {
+        {"request", "/c", 0, 5000, 1, 1000, NULL},
+        {"request", "/c", 0, 4000, 0.5, 2000, NULL},
+        {"request", "/c", 404, 3, 1, 3000, NULL},
+        {"request", "/c", 200, 2, 1, 4000, NULL},
+    };
+    struct tlm__store *st = open_store();
+    insert(st, sp, sizeof(sp) / sizeof(sp[0]), 1, &a, &d);
+    struct tlm__dash_query q = {0, 10000, "production", 100};
+    struct tlm__dash_result r;
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
+    ck_assert_double_eq_tol(r.errors, 3, 1e-9);
+    ck_assert_uint_eq(r.n_endpoints, 1);
+    ck_assert_double_eq_tol(r.endpoints[0].requests, 5, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].errors, 3, 1e-9);
+    tlm__dash_result_free(&r);
+    tlm__store_close(st);
+}
+END_TEST
+
 START_TEST(store_dashboard_percentiles_unweighted)
 {
     size_t a, d;
@@ -305,6 +330,7 @@ suite(void)
     tcase_add_test(tc, store_open_errors_name_the_problem);
     tcase_add_test(tc, store_insert_dedupe);
     tcase_add_test(tc, store_dashboard_weighted_totals);
+    tcase_add_test(tc, store_dashboard_status_zero_is_error);
     tcase_add_test(tc, store_dashboard_percentiles_unweighted);
     tcase_add_test(tc, store_events_pagination);
     suite_add_tcase(s, tc);
