@@ -205,6 +205,31 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_before_send(
     tlm_options *opts, tlm_before_send_fn fn, void *userdata);
 
 /**
+ * Memory functions for a client. Versioned: set `size` to
+ * sizeof(tlm_allocator). `realloc_fn(NULL, n)` must behave as malloc and
+ * `free_fn(NULL)` as a no-op. Called from the threads that use the client
+ * and from its worker thread, so they must be thread-safe. Since 0.1.0.
+ */
+typedef struct tlm_allocator {
+    size_t size;
+    void *(*malloc_fn)(size_t n, void *userdata);
+    void *(*realloc_fn)(void *ptr, size_t n, void *userdata);
+    void (*free_fn)(void *ptr, void *userdata);
+    void *userdata;
+} tlm_allocator;
+
+/**
+ * Makes clients created from these options allocate through `alloc`
+ * (copied) instead of the C library: the client, its queue, batches,
+ * buffers and zlib's state. Allocations made inside libcurl, libuv and
+ * cJSON still use their own allocators, and the options object itself
+ * always uses the C library's. NULL restores the default. Returns 0 or
+ * TLM_EINVAL (NULL options, wrong size or a NULL function). Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_allocator(
+    tlm_options *opts, const tlm_allocator *alloc);
+
+/**
  * Applies a JSON configuration document (the seed's format: sections
  * `telemetry`, `feedback`, `error_tracking`, `feature_requests`,
  * `analytics`; the SDK reads `telemetry`). Values override what was set
@@ -326,6 +351,8 @@ typedef struct tlm_stats {
     /** Events taken from the queue and not yet settled: being batched,
      * in transfer, or waiting to retry. */
     uint64_t inflight_events;
+    /** Events lost because memory ran out (the allocator returned NULL). */
+    uint64_t dropped_nomem;
 } tlm_stats;
 
 /** Sets stats->size and zeroes the rest; for bindings. Since 0.1.0. */
@@ -373,7 +400,7 @@ TLM_API void tlm_request_init(tlm_request *req);
  * together exceed the inline slot (196 bytes including terminators).
  * Returns 0 (queued), TLM_EFULL (queue full: dropped and counted),
  * TLM_ENOMEM (strings too long for the slot and no memory for them: counted
- * as dropped_oversize),
+ * as dropped_nomem),
  * TLM_EDISABLED (opt-out), TLM_ECLOSED, or TLM_EINVAL (NULL client or
  * request, wrong size, NULL or empty endpoint, negative latency).
  * Thread safety: any thread. Since 0.1.0.

@@ -51,27 +51,15 @@ fail_mu:
     return TLM_ENOMEM;
 }
 
-int
-tlm_client_new(tlm_client **out, const tlm_options *opts)
+/* Runs with the options' allocator in effect. */
+static int
+client_create(tlm_client **out, const tlm_options *opts)
 {
-    tlm_options *defaults = NULL;
-    tlm_client *c = NULL;
+    tlm_client *c = tlm__calloc(1, sizeof(*c));
     int rc;
 
-    if (out == NULL)
-        return TLM_EINVAL;
-    *out = NULL;
-    if (opts == NULL) {
-        defaults = tlm_options_new();
-        if (defaults == NULL)
-            return TLM_ENOMEM;
-        opts = defaults;
-    }
-    c = tlm__calloc(1, sizeof(*c));
-    if (c == NULL) {
-        rc = TLM_ENOMEM;
-        goto out;
-    }
+    if (c == NULL)
+        return TLM_ENOMEM;
     rc = tlm__options_copy(&c->opts, opts);
     if (rc != 0)
         goto fail_client;
@@ -93,7 +81,7 @@ tlm_client_new(tlm_client **out, const tlm_options *opts)
     if (rc != 0)
         goto fail_sync;
     *out = c;
-    goto out;
+    return 0;
 fail_sync:
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
@@ -103,7 +91,28 @@ fail_opts:
     tlm__options_clear(&c->opts);
 fail_client:
     tlm__free(c);
-out:
+    return rc;
+}
+
+int
+tlm_client_new(tlm_client **out, const tlm_options *opts)
+{
+    tlm_options *defaults = NULL;
+    tlm__alloc_scope scope;
+    int rc;
+
+    if (out == NULL)
+        return TLM_EINVAL;
+    *out = NULL;
+    if (opts == NULL) {
+        defaults = tlm_options_new();
+        if (defaults == NULL)
+            return TLM_ENOMEM;
+        opts = defaults;
+    }
+    tlm__alloc_enter(&scope, &opts->allocator);
+    rc = client_create(out, opts);
+    tlm__alloc_leave(&scope);
     tlm_options_free(defaults);
     return rc;
 }
@@ -127,8 +136,9 @@ field_len(const char *s, uint32_t *len)
 /* Copies the request's strings into the slot; TLM_ENOMEM if they don't fit
  * inline and the overflow buffer can't be allocated. */
 static int
-fill_slot(tlm__slot *slot, const tlm_request *r)
+fill_slot(tlm_client *c, tlm__slot *slot, const tlm_request *r)
 {
+    tlm__alloc_scope scope;
     const char *src[TLM__NFIELDS] = {
         r->endpoint,
         r->method,
@@ -145,7 +155,9 @@ fill_slot(tlm__slot *slot, const tlm_request *r)
         total += field_len(src[i], &slot->len[i]);
     base = slot->data;
     if (total > TLM__SLOT_INLINE) {
+        tlm__alloc_enter(&scope, &c->opts.allocator);
         base = tlm__malloc(total);
+        tlm__alloc_leave(&scope);
         if (base == NULL)
             return TLM_ENOMEM;
         slot->overflow = base;
@@ -190,7 +202,7 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
     slot->status = r->response_status;
     slot->response_time_ms = r->response_time_ms;
     slot->ts_ms = tlm__now_realtime_ms();
-    rc = fill_slot(slot, r);
+    rc = fill_slot(c, slot, r);
     if (rc != 0)
         slot->type = 0; /* published as a hole; the worker counts it */
     tlm__queue_publish(&c->queue, slot, pos);
@@ -318,16 +330,22 @@ tlm_client_close(tlm_client *c, uint32_t timeout_ms)
 void
 tlm_client_free(tlm_client *c)
 {
+    tlm__alloc_scope scope;
+    tlm_allocator alloc;
+
     if (c == NULL)
         return;
     if (atomic_load(&c->state) == TLM__STATE_OPEN)
         (void)tlm_client_close(c, c->opts.shutdown_timeout_ms);
+    alloc = c->opts.allocator; /* c itself is freed with it */
+    tlm__alloc_enter(&scope, &alloc);
     tlm__worker_destroy(c);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     tlm__queue_destroy(&c->queue);
     tlm__options_clear(&c->opts);
     tlm__free(c);
+    tlm__alloc_leave(&scope);
 }
 
 int
@@ -385,6 +403,7 @@ tlm_client_stats(const tlm_client *cc, tlm_stats *s)
     t.dropped_http = atomic_load(&c->n.dropped_http);
     t.dropped_retries = atomic_load(&c->n.dropped_retries);
     t.dropped_oversize = atomic_load(&c->n.dropped_oversize);
+    t.dropped_nomem = atomic_load(&c->n.dropped_nomem);
     t.dropped_shutdown = atomic_load(&c->n.dropped_shutdown);
     t.retried = atomic_load(&c->n.retried);
     t.batches = atomic_load(&c->n.batches);

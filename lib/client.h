@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+typedef struct tlm__sock tlm__sock; /* transport.c */
+
 enum { TLM__STATE_OPEN = 0, TLM__STATE_CLOSING = 1, TLM__STATE_CLOSED = 2 };
 
 /* A batch of encoded events: buf holds "e0,e1,...", off[i] the start of
@@ -41,7 +43,7 @@ typedef struct tlm__counters {
     _Atomic uint64_t sent, duplicates, rejected;
     _Atomic uint64_t dropped_queue_full, dropped_disabled;
     _Atomic uint64_t dropped_before_send, dropped_http, dropped_retries;
-    _Atomic uint64_t dropped_oversize, dropped_shutdown;
+    _Atomic uint64_t dropped_oversize, dropped_shutdown, dropped_nomem;
     _Atomic uint64_t retried, batches, requests;
     _Atomic uint64_t bytes_raw, bytes_compressed, inflight_events;
 } tlm__counters;
@@ -79,6 +81,8 @@ struct tlm_client {
     uv_timer_t retry_timer;
     uv_timer_t curl_timer;
     CURLM *multi;
+    tlm__sock *sock_pool; /* poll contexts for curl's sockets */
+    tlm__sock *sock_free;
     tlm__rng rng;
     char *client_info; /* JSON object text shared by every event */
     char *auth_header; /* "Authorization: Bearer ..." */

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Sections of the shared document that belong to the server or to later
  * SDK features: accepted without a warning. */
@@ -210,8 +211,8 @@ apply_document(tlm_options *o, const cJSON *root)
     return 0;
 }
 
-int
-tlm_options_load_string(tlm_options *o, const char *json)
+static int
+load_string(tlm_options *o, const char *json)
 {
     tlm_options work;
     cJSON *root = NULL;
@@ -254,11 +255,13 @@ out:
     return rc;
 }
 
-int
-tlm_options_load_file(tlm_options *o, const char *path)
+static int
+load_file(tlm_options *o, const char *path)
 {
     FILE *f = NULL;
     char *text = NULL;
+    char msg[128];
+    struct stat st;
     long size;
     int rc = TLM_EIO;
 
@@ -266,11 +269,17 @@ tlm_options_load_file(tlm_options *o, const char *path)
         return TLM_EINVAL;
     f = fopen(path, "rb");
     if (f == NULL) {
-        tlm__options_seterr(o, "%s: %s", path, strerror(errno));
+        /* GNU strerror_r: thread-safe, returns the message. */
+        tlm__options_seterr(
+            o, "%s: %s", path, strerror_r(errno, msg, sizeof(msg)));
         goto out;
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0) {
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        tlm__options_seterr(o, "%s: not a regular file", path);
+        goto out;
+    }
+    size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         tlm__options_seterr(o, "%s: cannot determine size", path);
         goto out;
     }
@@ -289,10 +298,35 @@ tlm_options_load_file(tlm_options *o, const char *path)
         goto out;
     }
     text[size] = '\0';
-    rc = tlm_options_load_string(o, text);
+    rc = load_string(o, text);
 out:
     if (f != NULL)
         fclose(f);
     tlm__free(text);
+    return rc;
+}
+
+/* Options live on the C library's heap (see options.c). */
+int
+tlm_options_load_string(tlm_options *o, const char *json)
+{
+    tlm__alloc_scope scope;
+    int rc;
+
+    tlm__alloc_enter(&scope, NULL);
+    rc = load_string(o, json);
+    tlm__alloc_leave(&scope);
+    return rc;
+}
+
+int
+tlm_options_load_file(tlm_options *o, const char *path)
+{
+    tlm__alloc_scope scope;
+    int rc;
+
+    tlm__alloc_enter(&scope, NULL);
+    rc = load_file(o, path);
+    tlm__alloc_leave(&scope);
     return rc;
 }

@@ -12,18 +12,14 @@
 #include <string.h>
 #include <zlib.h>
 
-static bool
-buf_reserve(tlm__buf *b, size_t extra)
+bool
+tlm__buf_reserve(tlm__buf *b, size_t extra)
 {
     size_t need, cap;
     char *p;
 
-    if (b->failed)
+    if (b->failed || extra > SIZE_MAX / 2 - b->len)
         return false;
-    if (extra > SIZE_MAX / 2 - b->len) {
-        b->failed = true;
-        return false;
-    }
     need = b->len + extra + 1;
     if (need <= b->cap)
         return true;
@@ -31,10 +27,8 @@ buf_reserve(tlm__buf *b, size_t extra)
     while (cap < need)
         cap *= 2;
     p = tlm__realloc(b->data, cap);
-    if (p == NULL) {
-        b->failed = true;
+    if (p == NULL)
         return false;
-    }
     b->data = p;
     b->cap = cap;
     return true;
@@ -43,8 +37,10 @@ buf_reserve(tlm__buf *b, size_t extra)
 void
 tlm__buf_append(tlm__buf *b, const char *s, size_t n)
 {
-    if (!buf_reserve(b, n))
+    if (!tlm__buf_reserve(b, n)) {
+        b->failed = true; /* contents are incomplete from here on */
         return;
+    }
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -249,6 +245,8 @@ tlm__gzip(const char *in, size_t n, int level, char **out, size_t *out_len)
     *out = NULL;
     *out_len = 0;
     memset(&zs, 0, sizeof(zs));
+    zs.zalloc = tlm__zalloc;
+    zs.zfree = tlm__zfree;
     /* 15 + 16: a gzip wrapper, not zlib's own. */
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
         != Z_OK)

@@ -19,6 +19,16 @@
 #define TLM__SDK_NAME "libtelemetry"
 
 /* ---- alloc.c: every allocation of the library goes through here -------- */
+/* The allocator of the client the current thread works for (NULL: libc).
+ * Set for the worker thread's lifetime and around caller-side calls that
+ * allocate; see tlm__alloc_enter(). */
+typedef struct tlm__alloc_scope {
+    const tlm_allocator *prev;
+} tlm__alloc_scope;
+void tlm__alloc_enter(tlm__alloc_scope *scope, const tlm_allocator *a);
+void tlm__alloc_leave(tlm__alloc_scope *scope);
+void *tlm__zalloc(void *opaque, unsigned items, unsigned size);
+void tlm__zfree(void *opaque, void *p);
 void *tlm__malloc(size_t n);
 void *tlm__calloc(size_t n, size_t size);
 void *tlm__realloc(void *p, size_t n);
@@ -49,6 +59,7 @@ struct tlm_options {
     void *logger_data;
     tlm_before_send_fn before_send;
     void *before_send_data;
+    tlm_allocator allocator; /* .malloc_fn NULL: the C library */
     char last_error[256];
     char *warnings; /* owned, "" when none */
 };
@@ -110,10 +121,15 @@ typedef struct tlm__slot {
 
 /* Sequence numbers live apart from the slots so that creating a large queue
  * touches only 8 bytes per slot; slot pages are touched when first used. */
+/* head (written by producers) and tail (by the worker) are kept 64 bytes
+ * apart with padding, not _Alignas: the client holding this queue comes
+ * from malloc or a user allocator, which only promise 16-byte alignment. */
 typedef struct tlm__queue {
-    _Alignas(64) _Atomic uint64_t head; /* next position to claim */
-    _Alignas(64) uint64_t tail; /* next position to read (worker) */
-    _Alignas(64) uint64_t mask;
+    _Atomic uint64_t head; /* next position to claim */
+    char pad1[64 - sizeof(uint64_t)];
+    uint64_t tail; /* next position to read (worker) */
+    char pad2[64 - sizeof(uint64_t)];
+    uint64_t mask;
     _Atomic uint64_t *seq;
     tlm__slot *slots;
 } tlm__queue;
@@ -153,6 +169,9 @@ typedef struct tlm__buf {
     size_t cap;
     bool failed; /* an allocation failed; contents are incomplete */
 } tlm__buf;
+/* Makes room for `extra` more bytes (and a NUL); false if out of memory,
+ * without marking the buffer failed. */
+bool tlm__buf_reserve(tlm__buf *b, size_t extra);
 void tlm__buf_append(tlm__buf *b, const char *s, size_t n);
 void tlm__buf_puts(tlm__buf *b, const char *s);
 void tlm__buf_json_string(tlm__buf *b, const char *s, size_t n);

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Endpoints, keys, paths: nothing legitimate comes near this. */
+#define TLM__MAX_OPTION_STRING 8192
+
 void
 tlm__options_init(tlm_options *o)
 {
@@ -36,8 +39,10 @@ tlm__options_seterr(tlm_options *o, const char *fmt, ...)
     va_end(ap);
 }
 
-tlm_options *
-tlm_options_new(void)
+/* An options object always lives on the C library's heap, whatever
+ * allocator the calling thread is working under. */
+static tlm_options *
+options_new(void)
 {
     tlm_options *o = tlm__malloc(sizeof(*o));
 
@@ -68,13 +73,29 @@ tlm__options_clear(tlm_options *o)
     memset(o, 0, sizeof(*o));
 }
 
+tlm_options *
+tlm_options_new(void)
+{
+    tlm__alloc_scope scope;
+    tlm_options *o;
+
+    tlm__alloc_enter(&scope, NULL);
+    o = options_new();
+    tlm__alloc_leave(&scope);
+    return o;
+}
+
 void
 tlm_options_free(tlm_options *o)
 {
+    tlm__alloc_scope scope;
+
     if (o == NULL)
         return;
+    tlm__alloc_enter(&scope, NULL);
     tlm__options_clear(o);
     tlm__free(o);
+    tlm__alloc_leave(&scope);
 }
 
 static int
@@ -110,17 +131,43 @@ tlm__options_copy(tlm_options *dst, const tlm_options *src)
     return 0;
 }
 
+/* Values that end up in a URL or an HTTP header line: a CR or LF would
+ * let a configuration value inject headers. */
+static bool
+has_control(const char *v)
+{
+    for (; *v != '\0'; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return true;
+    return false;
+}
+
 static int
 set_string(tlm_options *o, char **field, const char *name, const char *v,
     bool allow_null)
 {
+    tlm__alloc_scope scope;
+    int rc;
+
     if (o == NULL)
         return TLM_EINVAL;
     if (v == NULL ? !allow_null : *v == '\0') {
         tlm__options_seterr(o, "%s: must be a non-empty string", name);
         return TLM_EINVAL;
     }
-    return dup_field(field, v);
+    if (v != NULL && has_control(v)) {
+        tlm__options_seterr(o, "%s: control characters are not allowed", name);
+        return TLM_EINVAL;
+    }
+    if (v != NULL && strlen(v) > TLM__MAX_OPTION_STRING) {
+        tlm__options_seterr(
+            o, "%s: longer than %d bytes", name, TLM__MAX_OPTION_STRING);
+        return TLM_EINVAL;
+    }
+    tlm__alloc_enter(&scope, NULL);
+    rc = dup_field(field, v);
+    tlm__alloc_leave(&scope);
+    return rc;
 }
 
 static int
@@ -298,6 +345,24 @@ tlm_options_set_before_send(
         return TLM_EINVAL;
     o->before_send = fn;
     o->before_send_data = fn ? userdata : NULL;
+    return 0;
+}
+
+int
+tlm_options_set_allocator(tlm_options *o, const tlm_allocator *a)
+{
+    if (o == NULL)
+        return TLM_EINVAL;
+    if (a == NULL) {
+        memset(&o->allocator, 0, sizeof(o->allocator));
+        return 0;
+    }
+    if (a->size != sizeof(*a) || a->malloc_fn == NULL || a->realloc_fn == NULL
+        || a->free_fn == NULL) {
+        tlm__options_seterr(o, "allocator: wrong size or a NULL function");
+        return TLM_EINVAL;
+    }
+    o->allocator = *a;
     return 0;
 }
 

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct sock_ctx {
+struct tlm__sock {
     uv_poll_t poll;
     curl_socket_t fd;
     tlm_client *c;
-} sock_ctx;
+    tlm__sock *next_free;
+};
+typedef tlm__sock sock_ctx;
 
 /* Bodies above this many bytes are sent with Expect: 100-continue. */
 #define TLM__EXPECT_THRESHOLD (64 * 1024)
@@ -41,7 +43,29 @@ static void check_done(tlm_client *c);
 static void
 poll_close_cb(uv_handle_t *h)
 {
-    tlm__free(h->data);
+    sock_ctx *ctx = h->data;
+
+    ctx->next_free = ctx->c->sock_free;
+    ctx->c->sock_free = ctx;
+}
+
+/* Socket contexts come from a pool made with the client: libcurl 7.88
+ * mishandles a socket callback that fails (it crashes later, found by the
+ * allocation sweep), so this callback must not be able to run out. */
+static int
+sock_pool_init(tlm_client *c)
+{
+    uint32_t i, n = 2 * c->opts.max_inflight + 2;
+
+    c->sock_pool = tlm__calloc(n, sizeof(*c->sock_pool));
+    if (c->sock_pool == NULL)
+        return TLM_ENOMEM;
+    for (i = 0; i < n; i++) {
+        c->sock_pool[i].c = c;
+        c->sock_pool[i].next_free = i + 1 < n ? &c->sock_pool[i + 1] : NULL;
+    }
+    c->sock_free = c->sock_pool;
+    return 0;
 }
 
 static void
@@ -78,15 +102,13 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
         return 0;
     }
     if (ctx == NULL) {
-        ctx = tlm__calloc(1, sizeof(*ctx));
-        if (ctx == NULL)
+        /* At most max_inflight connections (CURLMOPT_MAX_TOTAL_CONNECTIONS)
+         * of at most two sockets each while connecting: never empty. */
+        ctx = c->sock_free;
+        if (ctx == NULL || uv_poll_init_socket(&c->loop, &ctx->poll, fd) != 0)
             return -1;
-        if (uv_poll_init_socket(&c->loop, &ctx->poll, fd) != 0) {
-            tlm__free(ctx);
-            return -1;
-        }
+        c->sock_free = ctx->next_free;
         ctx->fd = fd;
-        ctx->c = c;
         ctx->poll.data = ctx;
         curl_multi_assign(c->multi, fd, ctx);
     }
@@ -154,6 +176,8 @@ tlm__transport_init(tlm_client *c)
     if (rc != 0)
         return rc;
     rc = make_url_and_auth(c);
+    if (rc == 0)
+        rc = sock_pool_init(c);
     if (rc != 0)
         return rc;
     c->multi = curl_multi_init();
@@ -165,6 +189,8 @@ tlm__transport_init(tlm_client *c)
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     curl_multi_setopt(
         c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->opts.max_inflight);
+    curl_multi_setopt(
+        c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->opts.max_inflight);
     return 0;
 }
 
@@ -281,10 +307,11 @@ build_headers(tlm_client *c, tlm__batch *b)
     return 0;
 }
 
-static void
+static int
 set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
 {
-    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    if (curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK)
+        return TLM_ETRANSPORT;
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, b->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->body_len);
@@ -306,6 +333,7 @@ set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
 #endif
     if (c->opts.ca_bundle != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->opts.ca_bundle);
+    return 0;
 }
 
 int
@@ -324,8 +352,8 @@ tlm__transport_send(tlm_client *c, tlm__batch *b)
         return TLM_ENOMEM;
     b->errbuf[0] = '\0';
     tlm__buf_free(&b->response);
-    set_easy_options(c, b, e);
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+    if (set_easy_options(c, b, e) != 0
+        || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         return TLM_ENOMEM;
     }

@@ -69,12 +69,13 @@ batch_add(tlm__batch *b, const char *ev, size_t len)
         b->off = grown;
         b->cap_n = cap;
     }
+    /* Reserve first: a batch never holds half an event. */
+    if (!tlm__buf_reserve(&b->events, len + 1))
+        return TLM_ENOMEM;
     if (b->n > 0)
         tlm__buf_append(&b->events, ",", 1);
     b->off[b->n] = b->events.len;
     tlm__buf_append(&b->events, ev, len);
-    if (b->events.failed)
-        return TLM_ENOMEM;
     b->n++;
     return 0;
 }
@@ -133,7 +134,10 @@ encode_slot(tlm_client *c, const tlm__slot *slot, tlm__buf *out)
             "event on %s: request_details is not a JSON object, "
             "left out",
             ev.field[TLM__FIELD_ENDPOINT]);
-    if (rc == TLM_ENOMEM || out->len > c->opts.max_batch_bytes) {
+    if (rc == TLM_ENOMEM) {
+        atomic_fetch_add(&c->n.dropped_nomem, 1);
+        keep = false;
+    } else if (out->len > c->opts.max_batch_bytes) {
         atomic_fetch_add(&c->n.dropped_oversize, 1);
         keep = false;
     }
@@ -153,13 +157,13 @@ add_to_batch(tlm_client *c, const tlm__buf *ev, uint64_t pos)
     if (c->current == NULL) {
         c->current = batch_new(c, pos);
         if (c->current == NULL) {
-            atomic_fetch_add(&c->n.dropped_oversize, 1);
+            atomic_fetch_add(&c->n.dropped_nomem, 1);
             return;
         }
     }
     b = c->current;
     if (batch_add(b, ev->data, ev->len) != 0) {
-        atomic_fetch_add(&c->n.dropped_oversize, 1);
+        atomic_fetch_add(&c->n.dropped_nomem, 1);
         return;
     }
     if (b->n >= c->opts.max_batch_events)
@@ -187,8 +191,8 @@ drain(tlm_client *c)
         if (slot == NULL)
             break;
         pos = c->queue.tail;
-        if (slot->type == 0)
-            atomic_fetch_add(&c->n.dropped_oversize, 1);
+        if (slot->type == 0) /* the caller could not store its strings */
+            atomic_fetch_add(&c->n.dropped_nomem, 1);
         else if (encode_slot(c, slot, scratch))
             add_to_batch(c, scratch, pos);
         tlm__queue_pop(&c->queue, slot);
@@ -226,15 +230,24 @@ dispatch(tlm_client *c)
         *p = b->next;
         c->n_waiting--;
         b->next = NULL;
-        if (tlm__transport_send(c, b) != 0) {
-            /* Could not even start (out of memory): try again later. */
-            b->attempts++;
-            b->not_before = now + TLM__BACKOFF_BASE_MS;
-            b->next = *p;
-            *p = b;
-            c->n_waiting++;
-            p = &b->next;
+        if (tlm__transport_send(c, b) == 0)
+            continue;
+        /* Could not even start (out of memory, or curl refused the
+         * request): try again later, within the same retry budget. */
+        if (++b->attempts > c->opts.max_retries) {
+            atomic_fetch_add(&c->n.dropped_retries, b->n);
+            tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_ERROR,
+                "batch %s could not be sent, %u events dropped", b->id, b->n);
+            tlm__batch_free(b);
+            continue;
         }
+        b->not_before = now + TLM__BACKOFF_BASE_MS;
+        if (b->not_before < next)
+            next = b->not_before;
+        b->next = *p;
+        *p = b;
+        c->n_waiting++;
+        p = &b->next;
     }
     if (next != UINT64_MAX)
         uv_timer_start(&c->retry_timer, on_retry_timer, next - now, 0);
@@ -539,7 +552,9 @@ static void *
 worker_main(void *arg)
 {
     tlm_client *c = arg;
+    tlm__alloc_scope scope;
 
+    tlm__alloc_enter(&scope, &c->opts.allocator);
     uv_run(&c->loop, UV_RUN_DEFAULT);
     /* Everything taken from the queue was delivered or counted dropped. */
     atomic_store(&c->n.inflight_events, 0);
@@ -548,6 +563,7 @@ worker_main(void *arg)
     c->settled_upto = UINT64_MAX;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    tlm__alloc_leave(&scope);
     return NULL;
 }
 
@@ -630,7 +646,11 @@ fail_loop:
     worker_shutdown_unstarted(c);
 fail:
     tlm__free(c->client_info);
-    c->client_info = NULL;
+    tlm__free(c->url);
+    tlm__free(c->auth_header);
+    tlm__free(c->sock_pool);
+    c->client_info = c->url = c->auth_header = NULL;
+    c->sock_pool = NULL;
     close(c->wake_fd);
     return rc;
 }
@@ -644,5 +664,6 @@ tlm__worker_destroy(tlm_client *c)
     tlm__free(c->client_info);
     tlm__free(c->auth_header);
     tlm__free(c->url);
+    tlm__free(c->sock_pool);
     close(c->wake_fd);
 }

@@ -194,8 +194,8 @@ bound_socket(int *port)
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0
+        || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
         close(fd);
         return -1;
     }

@@ -27,8 +27,8 @@ int tlm_test_server_start(tlm_test_server *s, const char *const *extra);
 void tlm_test_server_stop(tlm_test_server *s);
 
 /* GET path with the admin token; the parsed JSON body or NULL. */
-cJSON *tlm_test_get_json(const tlm_test_server *s, const char *path,
-                         long *status);
+cJSON *tlm_test_get_json(
+    const tlm_test_server *s, const char *path, long *status);
 
 /* totals.events of the dashboard over all time (production). */
 long tlm_test_total_events(const tlm_test_server *s);

@@ -143,23 +143,18 @@ START_TEST(pipeline_events_stored_verbatim)
     items = cJSON_GetObjectItemCaseSensitive(list, "items");
     ck_assert_int_eq(cJSON_GetArraySize(items), 1);
     ev = cJSON_GetArrayItem(items, 0);
-    ck_assert_str_eq(cJSON_GetObjectItem(ev, "type")->valuestring,
-                     "request");
-    ck_assert_str_eq(cJSON_GetObjectItem(ev, "endpoint")->valuestring,
-                     "/v1/users/{id}");
-    ck_assert_str_eq(cJSON_GetObjectItem(ev, "method")->valuestring,
-                     "PATCH");
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "type")->valuestring, "request");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(ev, "endpoint")->valuestring, "/v1/users/{id}");
+    ck_assert_str_eq(cJSON_GetObjectItem(ev, "method")->valuestring, "PATCH");
     ck_assert_str_eq(cJSON_GetObjectItem(ev, "user_id")->valuestring,
-                     "user-\"quoted\"-\xc3\xa9");
-    ck_assert_int_eq(cJSON_GetObjectItem(ev, "response_status")->valueint,
-                     404);
-    ck_assert(cJSON_GetObjectItem(ev, "response_time")->valuedouble ==
-              12.5);
-    ck_assert_str_eq(cJSON_GetObjectItem(ev, "environment")->valuestring,
-                     "production");
+        "user-\"quoted\"-\xc3\xa9");
+    ck_assert_int_eq(cJSON_GetObjectItem(ev, "response_status")->valueint, 404);
+    ck_assert(cJSON_GetObjectItem(ev, "response_time")->valuedouble == 12.5);
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(ev, "environment")->valuestring, "production");
     ck_assert_int_eq(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "request_details"),
-                            "retry")
+        cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "request_details"), "retry")
             ->valueint,
         2);
     ck_assert_int_eq(
