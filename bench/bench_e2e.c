@@ -173,7 +173,7 @@ parse_args(int argc, char **argv, options *o)
 {
     int i;
 
-    for (i = 1; i < argc; i++) {
+    for (i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (v == NULL)
@@ -193,7 +193,6 @@ parse_args(int argc, char **argv, options *o)
             ;
         else
             return -1;
-        i++;
     }
     return o->endpoint != NULL && o->api_key != NULL ? 0 : -1;
 }

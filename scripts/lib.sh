@@ -18,6 +18,15 @@ TLM_PACKAGES=(
     libsqlite3-dev
     curl
     python3
+    # Quality gates (scripts/test --full, suite 'lint'): the header test's
+    # C++ compiler, the TSan build's clang and its runtime, valgrind, the
+    # format and static checks.
+    g++
+    clang
+    libclang-rt-14-dev
+    valgrind
+    clang-format
+    cppcheck
 )
 
 tlm_log() {

@@ -13,6 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* TLM_TEST_SCALE=small (set by scripts/test for the sanitizer and valgrind
+ * runs, which are 10-50x slower): fewer iterations, same checks. */
+static int
+scale_small(void)
+{
+    const char *v = getenv("TLM_TEST_SCALE");
+
+    return v != NULL && strcmp(v, "small") == 0;
+}
+
 /* Stores the strings like client.c: consecutive NUL-terminated fields,
  * inline when they fit, else in one overflow allocation. */
 static void
@@ -347,7 +357,10 @@ END_TEST
 /* ---- 4 producers, 1 consumer ------------------------------------------- */
 
 #define MP_PRODUCERS 4
-#define MP_EVENTS 200000
+/* Events per producer: 200k, or 20k at TLM_TEST_SCALE=small. Set before
+ * the producers start. */
+static int mp_events;
+#define MP_EVENTS mp_events
 
 struct producer {
     tlm__queue *q;
@@ -388,6 +401,7 @@ START_TEST(queue_mpsc_exactly_once_in_order)
     tlm__slot *s;
     int i;
 
+    mp_events = scale_small() ? 20000 : 200000;
     ck_assert_int_eq(tlm__queue_init(&q, 1024), 0);
     for (i = 0; i < MP_PRODUCERS; i++) {
         pr[i].q = &q;
