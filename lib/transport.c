@@ -219,7 +219,7 @@ append_client_stats(tlm_client *c, tlm__buf *out)
         (unsigned long long)s.enqueued, (unsigned long long)s.sent,
         (unsigned long long)(s.dropped_queue_full + s.dropped_before_send
             + s.dropped_http + s.dropped_retries + s.dropped_oversize
-            + s.dropped_shutdown),
+            + s.dropped_nomem + s.dropped_shutdown),
         (unsigned long long)s.retried);
     tlm__buf_printf(out,
         "\"dropped_queue_full\":%llu,\"queue_depth\":%llu,"
