@@ -157,6 +157,7 @@ tlm_test_get_json(const tlm_test_server *s, const char *path, long *status)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*"); /* tests set http_proxy */
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (curl_easy_perform(e) == CURLE_OK && body != NULL) {
         json = cJSON_Parse(body);

@@ -306,6 +306,43 @@ START_TEST(pipeline_flush_times_out_without_dropping)
 }
 END_TEST
 
+/* libcurl honours the standard proxy variables; the SDK must not defeat
+ * that (hosts behind a proxy rely on it), and no_proxy must exempt hosts. */
+START_TEST(pipeline_honours_proxy_environment)
+{
+    tlm_test_server srv;
+    tlm_client *c;
+    tlm_stats s;
+    char proxy[64];
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", tlm_test_dead_port());
+    setenv("http_proxy", proxy, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    c = make_client(srv.url, TLM_TEST_API_KEY, 1);
+    track_n(c, 50, "/v1/proxied");
+    /* Every attempt goes to the dead proxy, none reaches the server. */
+    ck_assert_int_eq(tlm_client_flush(c, 1500), TLM_ETIMEDOUT);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.sent, 0);
+    ck_assert_uint_ge(s.retried, 1);
+    ck_assert_int_eq(tlm_test_total_events(&srv), 0);
+    tlm_client_free(c);
+
+    setenv("no_proxy", "127.0.0.1", 1);
+    c = make_client(srv.url, TLM_TEST_API_KEY, 1);
+    track_n(c, 50, "/v1/direct");
+    ck_assert_int_eq(tlm_client_flush(c, 10000), 0);
+    ck_assert_uint_eq(stats_of(c).sent, 50);
+    ck_assert_int_eq(tlm_test_total_events(&srv), 50);
+    tlm_client_free(c);
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
 static Suite *
 pipeline_suite(void)
 {
@@ -321,6 +358,7 @@ pipeline_suite(void)
     tcase_add_test(tc, pipeline_close_dead_endpoint_by_deadline);
     tcase_add_test(tc, pipeline_close_stalled_server_by_deadline);
     tcase_add_test(tc, pipeline_flush_times_out_without_dropping);
+    tcase_add_test(tc, pipeline_honours_proxy_environment);
     suite_add_tcase(s, tc);
     return s;
 }
