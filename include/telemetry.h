@@ -200,9 +200,81 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_enabled(
 /** Log callback; NULL restores the default (silent). */
 TLM_API TLM_WARN_UNUSED int tlm_options_set_logger(
     tlm_options *opts, tlm_log_fn fn, void *userdata);
-/** Before-send hook; NULL removes it. */
+/** Before-send hook; NULL removes it. It sees the event after the privacy
+ * layer (anonymized ids, scrubbed strings, minimized request_details). */
 TLM_API TLM_WARN_UNUSED int tlm_options_set_before_send(
     tlm_options *opts, tlm_before_send_fn fn, void *userdata);
+
+/* ---- Privacy (docs/privacy.md) ---------------------------------------- */
+
+/**
+ * Key of the keyed hash (HMAC-SHA256) that replaces user_id and
+ * organization_id: the same id and salt give the same anonymized id in any
+ * process. Without a salt, a random one is created and kept in the state
+ * directory (tlm_options_set_state_dir), or per process when there is none.
+ * NULL restores that default. At most 8192 bytes, no control characters.
+ * Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_anonymization_salt(
+    tlm_options *opts, const char *salt);
+
+/**
+ * Turns anonymization of user_id/organization_id off or on (default on).
+ * Turning it off requires `acknowledged` non-zero (the operator accepts
+ * sending raw ids); otherwise TLM_EINVAL. Batches then say so, and the
+ * dashboard shows it. Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_anonymization(
+    tlm_options *opts, int enabled, int acknowledged);
+
+/** Scrubbing of PII in strings (default on): e-mails, IPs, card numbers,
+ * tokens, phone numbers, home directories, ids in paths, query values. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_scrubbing(
+    tlm_options *opts, int enabled);
+
+/**
+ * Keys of request_details that may leave the process (the rest is removed);
+ * `keys` is a comma-separated list, NULL restores the default
+ * "method,path,query_keys,content_length,content_type,retry_count".
+ * Authorization, Cookie, Set-Cookie and keys named like secrets (password,
+ * secret, token, api_key, ...) are removed whatever the list says.
+ * Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_details_allowlist(
+    tlm_options *opts, const char *keys);
+
+/** How sampling decides. Since 0.1.0. */
+typedef enum tlm_sampling_mode {
+    TLM_SAMPLE_RANDOM = 0, /**< each event independently */
+    TLM_SAMPLE_BY_USER = 1 /**< a user's events are kept or dropped together */
+} tlm_sampling_mode;
+
+/** Fraction of request events kept, in (0, 1] (default 1). Kept events
+ * carry their `sample_rate`; the server weights counts by its inverse. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_sampling_rate(
+    tlm_options *opts, double rate);
+/** A rate for one endpoint (exact match of tlm_request.endpoint),
+ * overriding the global one; at most 256 overrides. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_sampling_override(
+    tlm_options *opts, const char *endpoint, double rate);
+/** TLM_SAMPLE_RANDOM (default) or TLM_SAMPLE_BY_USER. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_sampling_mode(
+    tlm_options *opts, int mode);
+
+/**
+ * Directory where the client keeps its state (the generated salt, the
+ * consent decision). Created if missing (mode 0700). Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_state_dir(
+    tlm_options *opts, const char *path);
+
+/**
+ * With consent required, nothing is sent until tlm_client_set_consent()
+ * gives it: events wait in the queue (and are dropped, counted, when it is
+ * full). Default 0. Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_require_consent(
+    tlm_options *opts, int required);
 
 /**
  * Memory functions for a client. Versioned: set `size` to
@@ -323,6 +395,26 @@ TLM_API int tlm_client_set_enabled(tlm_client *client, int enabled);
 /** 1 if the client is enabled and open, else 0 (also for NULL). */
 TLM_API int tlm_client_is_enabled(const tlm_client *client);
 
+/** Consent states. Since 0.1.0. */
+typedef enum tlm_consent {
+    TLM_CONSENT_UNKNOWN = 0,
+    TLM_CONSENT_GIVEN = 1,
+    TLM_CONSENT_REVOKED = 2
+} tlm_consent;
+
+/**
+ * Records the end user's consent decision (persisted in the state
+ * directory, if any). GIVEN releases what waits in the queue; REVOKED purges
+ * it (counted as dropped_consent) and stops sending. Returns 0, TLM_EINVAL,
+ * TLM_ECLOSED or TLM_EIO (not persisted; the decision still applies).
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_client_set_consent(tlm_client *client, int consent);
+
+/** The current consent state; TLM_CONSENT_GIVEN when consent is not
+ * required; TLM_CONSENT_UNKNOWN for NULL. Since 0.1.0. */
+TLM_API int tlm_client_consent(const tlm_client *client);
+
 /**
  * Counters of a client. Versioned: set `size` to sizeof(tlm_stats) (or call
  * tlm_stats_init()); fields are only appended. Since 0.1.0.
@@ -353,6 +445,13 @@ typedef struct tlm_stats {
     uint64_t inflight_events;
     /** Events lost because memory ran out (the allocator returned NULL). */
     uint64_t dropped_nomem;
+    /** Request events not kept by sampling (not an error: the kept ones
+     * stand for them through their sample_rate). */
+    uint64_t sampled_out;
+    /** Events printed on stderr instead of sent (TELEMETRY_DEBUG=1). */
+    uint64_t debug_printed;
+    /** Events purged because consent was revoked. */
+    uint64_t dropped_consent;
 } tlm_stats;
 
 /** Sets stats->size and zeroes the rest; for bindings. Since 0.1.0. */

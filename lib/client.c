@@ -14,20 +14,36 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Set to anything but "", "0" or "false". */
+static bool
+env_flag(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0
+        && strcmp(v, "false") != 0;
+}
+
 static bool
 env_opted_out(void)
 {
-    static const char *const vars[] = {"DO_NOT_TRACK", "TELEMETRY_OPTOUT"};
-    const char *v;
-    size_t i;
+    return env_flag("DO_NOT_TRACK") || env_flag("TELEMETRY_OPTOUT");
+}
 
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        v = getenv(vars[i]);
-        if (v != NULL && *v != '\0' && strcmp(v, "0") != 0
-            && strcmp(v, "false") != 0)
-            return true;
-    }
-    return false;
+static int
+initial_consent(const tlm_options *o)
+{
+    char v[32];
+
+    if (!o->require_consent)
+        return TLM_CONSENT_GIVEN;
+    if (o->state_dir == NULL
+        || tlm__state_read(o->state_dir, "consent", v, sizeof(v)) != 0)
+        return TLM_CONSENT_UNKNOWN;
+    if (strcmp(v, "given") == 0)
+        return TLM_CONSENT_GIVEN;
+    return strcmp(v, "revoked") == 0 ? TLM_CONSENT_REVOKED
+                                     : TLM_CONSENT_UNKNOWN;
 }
 
 static int
@@ -63,14 +79,19 @@ client_create(tlm_client **out, const tlm_options *opts)
     rc = tlm__options_copy(&c->opts, opts);
     if (rc != 0)
         goto fail_client;
+    rc = tlm__privacy_init(&c->priv, &c->opts);
+    if (rc != 0)
+        goto fail_priv;
     rc = tlm__queue_init(&c->queue, c->opts.max_queue_events);
     if (rc != 0)
-        goto fail_opts;
+        goto fail_priv;
     rc = client_init_sync(c);
     if (rc != 0)
         goto fail_queue;
     atomic_init(&c->state, TLM__STATE_OPEN);
     atomic_init(&c->enabled, c->opts.enabled && !env_opted_out());
+    atomic_init(&c->consent, initial_consent(&c->opts));
+    c->debug = env_flag("TELEMETRY_DEBUG");
     /* Wake the worker about once per batch: the largest power of two not
      * above max_batch_events (a mask, not a division, on every call). */
     c->wake_mask = 1;
@@ -87,7 +108,8 @@ fail_sync:
     pthread_mutex_destroy(&c->mu);
 fail_queue:
     tlm__queue_destroy(&c->queue);
-fail_opts:
+fail_priv:
+    tlm__privacy_destroy(&c->priv);
     tlm__options_clear(&c->opts);
 fail_client:
     tlm__free(c);
@@ -177,6 +199,7 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
 {
     tlm__slot *slot;
     uint64_t pos;
+    double rate;
     int rc;
 
     if (c == NULL || r == NULL || r->size != sizeof(tlm_request)
@@ -191,6 +214,23 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
             &c->n.dropped_disabled, 1, memory_order_relaxed);
         return TLM_EDISABLED;
     }
+    if (atomic_load_explicit(&c->consent, memory_order_relaxed)
+        == TLM_CONSENT_REVOKED) {
+        atomic_fetch_add_explicit(
+            &c->n.dropped_consent, 1, memory_order_relaxed);
+        return TLM_EDISABLED;
+    }
+    rate = 1.0;
+    if (c->priv.rates != NULL || c->opts.sampling_rate < 1.0) {
+        rate = tlm__privacy_rate(&c->priv, &c->opts, r->endpoint);
+        if (rate < 1.0
+            && !tlm__privacy_keep(
+                &c->priv, c->opts.sampling_mode, rate, r->user_id)) {
+            atomic_fetch_add_explicit(
+                &c->n.sampled_out, 1, memory_order_relaxed);
+            return 0; /* not an error: the kept events stand for it */
+        }
+    }
     slot = tlm__queue_claim(&c->queue, &pos);
     if (slot == NULL) {
         atomic_fetch_add_explicit(
@@ -199,6 +239,7 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
         return TLM_EFULL;
     }
     slot->type = TLM__EV_REQUEST;
+    slot->sample_rate = (float)rate;
     slot->status = r->response_status;
     slot->response_time_ms = r->response_time_ms;
     slot->ts_ms = tlm__now_realtime_ms();
@@ -343,6 +384,7 @@ tlm_client_free(tlm_client *c)
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     tlm__queue_destroy(&c->queue);
+    tlm__privacy_destroy(&c->priv);
     tlm__options_clear(&c->opts);
     tlm__free(c);
     tlm__alloc_leave(&scope);
@@ -372,6 +414,41 @@ tlm_client_is_enabled(const tlm_client *c)
 
     return c != NULL && atomic_load(&m->state) == TLM__STATE_OPEN
         && atomic_load(&m->enabled);
+}
+
+int
+tlm_client_set_consent(tlm_client *c, int consent)
+{
+    const char *word;
+    int rc = 0;
+
+    if (c == NULL
+        || (consent != TLM_CONSENT_GIVEN && consent != TLM_CONSENT_REVOKED
+            && consent != TLM_CONSENT_UNKNOWN))
+        return TLM_EINVAL;
+    if (atomic_load(&c->state) != TLM__STATE_OPEN)
+        return TLM_ECLOSED;
+    atomic_store(&c->consent, consent);
+    if (c->opts.state_dir != NULL) {
+        word = consent == TLM_CONSENT_GIVEN  ? "given"
+            : consent == TLM_CONSENT_REVOKED ? "revoked"
+                                             : "unknown";
+        rc = tlm__state_write(c->opts.state_dir, "consent", word) == 0
+            ? 0
+            : TLM_EIO;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (consent == TLM_CONSENT_REVOKED)
+        c->cmd_purge_consent = 1;
+    pthread_mutex_unlock(&c->mu);
+    tlm__worker_wake(c);
+    return rc;
+}
+
+int
+tlm_client_consent(const tlm_client *c)
+{
+    return c ? atomic_load(&((tlm_client *)c)->consent) : TLM_CONSENT_UNKNOWN;
 }
 
 void
@@ -404,6 +481,9 @@ tlm_client_stats(const tlm_client *cc, tlm_stats *s)
     t.dropped_retries = atomic_load(&c->n.dropped_retries);
     t.dropped_oversize = atomic_load(&c->n.dropped_oversize);
     t.dropped_nomem = atomic_load(&c->n.dropped_nomem);
+    t.sampled_out = atomic_load(&c->n.sampled_out);
+    t.debug_printed = atomic_load(&c->n.debug_printed);
+    t.dropped_consent = atomic_load(&c->n.dropped_consent);
     t.dropped_shutdown = atomic_load(&c->n.dropped_shutdown);
     t.retried = atomic_load(&c->n.retried);
     t.batches = atomic_load(&c->n.batches);

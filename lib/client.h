@@ -9,6 +9,7 @@
 #define TLM_CLIENT_H
 
 #include "internal.h"
+#include "privacy.h"
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -46,6 +47,7 @@ typedef struct tlm__counters {
     _Atomic uint64_t dropped_oversize, dropped_shutdown, dropped_nomem;
     _Atomic uint64_t retried, batches, requests;
     _Atomic uint64_t bytes_raw, bytes_compressed, inflight_events;
+    _Atomic uint64_t sampled_out, debug_printed, dropped_consent;
 } tlm__counters;
 
 struct tlm_client {
@@ -53,6 +55,9 @@ struct tlm_client {
     tlm__queue queue;
     _Atomic int state;
     _Atomic int enabled;
+    _Atomic int consent; /* tlm_consent */
+    bool debug; /* TELEMETRY_DEBUG: print events, send nothing */
+    tlm__privacy priv;
     uint64_t wake_mask; /* producers wake the worker when (pos+1) & mask == 0 */
     /* An eventfd owned by the client, not the loop: writing to it stays
      * safe however late a producer races with close. */
@@ -68,6 +73,7 @@ struct tlm_client {
     int cmd_stop; /* finish: drain and exit when settled */
     int cmd_abort; /* deadline passed: drop what is left, exit */
     int cmd_purge; /* opt-out switched on: purge everything */
+    int cmd_purge_consent; /* consent revoked: purge everything */
     int worker_done; /* the loop has exited */
     uint64_t settled_upto; /* every position below this is settled */
 

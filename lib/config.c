@@ -27,11 +27,6 @@ static const char *const other_sections[] = {
  * accepted, reported once as not applied. */
 static const char *const later_keys[] = {
     "spool_dir",
-    "sampling_rate",
-    "sampling_overrides",
-    "anonymization_salt",
-    "anonymization_enabled",
-    "require_consent",
     "retention_period_days",
 };
 
@@ -150,11 +145,15 @@ prefix_error(tlm_options *o)
     o->last_error[sizeof(o->last_error) - 1] = '\0';
 }
 
+int tlm__config_privacy(
+    tlm_options *o, const cJSON *sec, const cJSON *v, bool *handled);
+
 static int
 apply_telemetry(tlm_options *o, const cJSON *sec)
 {
     const cJSON *item;
     size_t i, nkeys = sizeof(keys) / sizeof(keys[0]);
+    bool handled;
     int rc;
 
     if (!cJSON_IsObject(sec)) {
@@ -163,6 +162,11 @@ apply_telemetry(tlm_options *o, const cJSON *sec)
     }
     cJSON_ArrayForEach(item, sec)
     {
+        rc = tlm__config_privacy(o, sec, item, &handled);
+        if (rc != 0)
+            return rc;
+        if (handled)
+            continue;
         for (i = 0; i < nkeys; i++)
             if (strcmp(item->string, keys[i].name) == 0)
                 break;

@@ -224,8 +224,12 @@ tlm__encode_event(tlm__buf *b, const tlm_event *ev, const char *client_info)
     put_str_field(b, "user_id", ev->field[TLM__FIELD_USER_ID]);
     put_str_field(b, "organization_id", ev->field[TLM__FIELD_ORG_ID]);
     put_str_field(b, "access_tier", ev->field[TLM__FIELD_TIER]);
-    if (ev->field[TLM__FIELD_DETAILS] != NULL)
+    if (ev->field[TLM__FIELD_DETAILS] != NULL && ev->details_verbatim) {
+        tlm__buf_puts(b, ",\"request_details\":");
+        tlm__buf_puts(b, ev->field[TLM__FIELD_DETAILS]);
+    } else if (ev->field[TLM__FIELD_DETAILS] != NULL) {
         rc = put_details(b, ev->field[TLM__FIELD_DETAILS]);
+    }
     if (client_info != NULL) {
         tlm__buf_puts(b, ",\"client_info\":");
         tlm__buf_puts(b, client_info);

@@ -38,7 +38,7 @@ tlm__event_from_slot(tlm_event *ev, const tlm__slot *slot)
     ev->ts_ms = slot->ts_ms;
     ev->status = slot->status;
     ev->response_time_ms = slot->response_time_ms;
-    ev->sample_rate = 1.0;
+    ev->sample_rate = slot->sample_rate > 0.0f ? slot->sample_rate : 1.0;
     for (i = 0; i < TLM__NFIELDS; i++)
         ev->field[i] = tlm__slot_field(slot, i);
 }
@@ -116,5 +116,7 @@ tlm_event_set_string(tlm_event *ev, const char *field, const char *value)
     tlm__free(ev->owned[i]);
     ev->owned[i] = copy;
     ev->field[i] = copy;
+    if (i == TLM__FIELD_DETAILS)
+        ev->details_verbatim = false; /* the hook's text is checked again */
     return 0;
 }

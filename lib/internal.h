@@ -60,11 +60,33 @@ struct tlm_options {
     tlm_before_send_fn before_send;
     void *before_send_data;
     tlm_allocator allocator; /* .malloc_fn NULL: the C library */
+    /* privacy (privacy_options.c) */
+    char *anon_salt;
+    int anonymize;
+    int scrub;
+    char *details_allowlist; /* comma-separated; NULL: the default */
+    double sampling_rate;
+    int sampling_mode;
+    struct tlm__override *overrides;
+    uint32_t n_overrides;
+    char *state_dir;
+    int require_consent;
     char last_error[256];
     char *warnings; /* owned, "" when none */
 };
 
+typedef struct tlm__override {
+    char *endpoint;
+    double rate;
+} tlm__override;
+
 int tlm__options_copy(tlm_options *dst, const tlm_options *src);
+/* privacy_options.c: the privacy fields' share of copy and clear. */
+int tlm__privacy_options_copy(tlm_options *dst, const tlm_options *src);
+void tlm__privacy_options_clear(tlm_options *o);
+/* options.c: a string option's checks and copy (NULL allowed or not). */
+int tlm__options_set_string(tlm_options *o, char **field, const char *name,
+    const char *v, bool allow_null);
 void tlm__options_clear(tlm_options *opts);
 void tlm__options_init(tlm_options *opts);
 void tlm__options_seterr(tlm_options *opts, const char *fmt, ...)
@@ -105,13 +127,14 @@ enum {
 
 /* A slot is 256 bytes: typical events (~150 bytes of strings) fit inline;
  * larger ones spill into one allocation. */
-#define TLM__SLOT_INLINE 196
+#define TLM__SLOT_INLINE 192
 
 enum { TLM__EV_REQUEST = 1 };
 
 typedef struct tlm__slot {
     uint8_t type;
     int32_t status;
+    float sample_rate; /* the rate it was kept at */
     int64_t ts_ms;
     double response_time_ms;
     uint32_t len[TLM__NFIELDS]; /* UINT32_MAX: absent */
@@ -158,6 +181,8 @@ struct tlm_event {
     const char *environment;
     const char *field[TLM__NFIELDS];
     char *owned[TLM__NFIELDS];
+    char anon[2][33]; /* anonymized user_id and organization_id */
+    bool details_verbatim; /* request_details is already compact JSON */
 };
 void tlm__event_from_slot(tlm_event *ev, const tlm__slot *slot);
 void tlm__event_clear(tlm_event *ev);

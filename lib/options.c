@@ -27,6 +27,9 @@ tlm__options_init(tlm_options *o)
     o->max_retries = 20;
     o->compression = 1;
     o->enabled = 1;
+    o->anonymize = 1;
+    o->scrub = 1;
+    o->sampling_rate = 1.0;
 }
 
 void
@@ -70,6 +73,7 @@ tlm__options_clear(tlm_options *o)
     tlm__free(o->binding);
     tlm__free(o->ca_bundle);
     tlm__free(o->warnings);
+    tlm__privacy_options_clear(o);
     memset(o, 0, sizeof(*o));
 }
 
@@ -119,12 +123,16 @@ tlm__options_copy(tlm_options *dst, const tlm_options *src)
     *dst = *src;
     dst->endpoint = dst->api_key = dst->environment = NULL;
     dst->access_tier = dst->binding = dst->ca_bundle = dst->warnings = NULL;
+    dst->anon_salt = dst->details_allowlist = dst->state_dir = NULL;
+    dst->overrides = NULL;
+    dst->n_overrides = 0;
     if (dup_field(&dst->endpoint, src->endpoint)
         || dup_field(&dst->api_key, src->api_key)
         || dup_field(&dst->environment, src->environment)
         || dup_field(&dst->access_tier, src->access_tier)
         || dup_field(&dst->binding, src->binding)
-        || dup_field(&dst->ca_bundle, src->ca_bundle)) {
+        || dup_field(&dst->ca_bundle, src->ca_bundle)
+        || tlm__privacy_options_copy(dst, src) != 0) {
         tlm__options_clear(dst);
         return TLM_ENOMEM;
     }
@@ -142,9 +150,9 @@ has_control(const char *v)
     return false;
 }
 
-static int
-set_string(tlm_options *o, char **field, const char *name, const char *v,
-    bool allow_null)
+int
+tlm__options_set_string(tlm_options *o, char **field, const char *name,
+    const char *v, bool allow_null)
 {
     tlm__alloc_scope scope;
     int rc;
@@ -201,13 +209,15 @@ tlm_options_set_endpoint(tlm_options *o, const char *url)
             return TLM_EINVAL;
         }
     }
-    return set_string(o, o ? &o->endpoint : NULL, "endpoint", url, false);
+    return tlm__options_set_string(
+        o, o ? &o->endpoint : NULL, "endpoint", url, false);
 }
 
 int
 tlm_options_set_api_key(tlm_options *o, const char *key)
 {
-    return set_string(o, o ? &o->api_key : NULL, "api_key", key, true);
+    return tlm__options_set_string(
+        o, o ? &o->api_key : NULL, "api_key", key, true);
 }
 
 int
@@ -262,25 +272,29 @@ tlm_options_set_environment(tlm_options *o, const char *env)
             "\"production\"");
         return TLM_EINVAL;
     }
-    return set_string(o, o ? &o->environment : NULL, "environment", env, false);
+    return tlm__options_set_string(
+        o, o ? &o->environment : NULL, "environment", env, false);
 }
 
 int
 tlm_options_set_access_tier(tlm_options *o, const char *tier)
 {
-    return set_string(o, o ? &o->access_tier : NULL, "access_tier", tier, true);
+    return tlm__options_set_string(
+        o, o ? &o->access_tier : NULL, "access_tier", tier, true);
 }
 
 int
 tlm_options_set_binding(tlm_options *o, const char *name)
 {
-    return set_string(o, o ? &o->binding : NULL, "binding", name, false);
+    return tlm__options_set_string(
+        o, o ? &o->binding : NULL, "binding", name, false);
 }
 
 int
 tlm_options_set_ca_bundle(tlm_options *o, const char *path)
 {
-    return set_string(o, o ? &o->ca_bundle : NULL, "ca_bundle", path, true);
+    return tlm__options_set_string(
+        o, o ? &o->ca_bundle : NULL, "ca_bundle", path, true);
 }
 
 int

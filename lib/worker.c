@@ -119,6 +119,17 @@ encode_slot(tlm_client *c, const tlm__slot *slot, tlm__buf *out)
     if (ev.field[TLM__FIELD_TIER] == NULL)
         ev.field[TLM__FIELD_TIER] = c->opts.access_tier;
     tlm__uuid7(&c->rng, ev.ts_ms, ev.id);
+    /* Privacy first: the hook sees what would leave the process. */
+    rc = tlm__privacy_apply(&c->priv, &c->opts, &ev);
+    if (rc == TLM_EINVAL)
+        tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_WARN,
+            "event on %s: request_details is not a JSON object, left out",
+            ev.field[TLM__FIELD_ENDPOINT]);
+    if (rc == TLM_ENOMEM) {
+        atomic_fetch_add(&c->n.dropped_nomem, 1);
+        keep = false;
+        goto out;
+    }
     if (c->opts.before_send != NULL
         && c->opts.before_send(&ev, c->opts.before_send_data)
             == TLM_HOOK_DROP) {
@@ -139,6 +150,12 @@ encode_slot(tlm_client *c, const tlm__slot *slot, tlm__buf *out)
         keep = false;
     } else if (out->len > c->opts.max_batch_bytes) {
         atomic_fetch_add(&c->n.dropped_oversize, 1);
+        keep = false;
+    } else if (c->debug) {
+        /* TELEMETRY_DEBUG: exactly what would have been sent, one line
+         * per event on stderr; nothing leaves the process. */
+        fprintf(stderr, "%.*s\n", (int)out->len, out->data);
+        atomic_fetch_add(&c->n.debug_printed, 1);
         keep = false;
     }
 out:
@@ -186,6 +203,10 @@ drain(tlm_client *c)
     tlm__slot *slot;
     uint64_t pos;
 
+    /* Without consent, events wait in the queue (full: dropped, counted). */
+    if (c->opts.require_consent
+        && atomic_load(&c->consent) != TLM_CONSENT_GIVEN)
+        limit = 0;
     while (batches_held(c) < limit) {
         slot = tlm__queue_peek(&c->queue);
         if (slot == NULL)
@@ -365,7 +386,7 @@ idle(const tlm_client *c)
 static void
 worker_pass(tlm_client *c)
 {
-    int flush, stop, abort_now, purge;
+    int flush, stop, abort_now, purge, purge_consent;
 
     if (uv_is_closing((uv_handle_t *)&c->wake_poll))
         return;
@@ -374,11 +395,15 @@ worker_pass(tlm_client *c)
     stop = c->cmd_stop;
     abort_now = c->cmd_abort;
     purge = c->cmd_purge;
+    purge_consent = c->cmd_purge_consent;
     c->cmd_purge = 0;
+    c->cmd_purge_consent = 0;
     pthread_mutex_unlock(&c->mu);
 
     if (purge)
         atomic_fetch_add(&c->n.dropped_disabled, drop_all(c));
+    if (purge_consent)
+        atomic_fetch_add(&c->n.dropped_consent, drop_all(c));
     if (abort_now) {
         atomic_fetch_add(&c->n.dropped_shutdown, drop_all(c));
         worker_shutdown(c);

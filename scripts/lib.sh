@@ -13,6 +13,7 @@ TLM_PACKAGES=(
     libcjson-dev
     zlib1g-dev
     libuv1-dev
+    libssl-dev
     check
     libmicrohttpd-dev
     libsqlite3-dev

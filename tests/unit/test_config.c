@@ -368,11 +368,6 @@ START_TEST(config_later_keys_not_supported)
 {
     static const char *const later[] = {
         "spool_dir",
-        "sampling_rate",
-        "sampling_overrides",
-        "anonymization_salt",
-        "anonymization_enabled",
-        "require_consent",
         "retention_period_days",
     };
     tlm_options *o = new_opts();

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,22 @@ hook_wait(struct hook_state *hs, int n)
     return calls;
 }
 
+/* The expected anonymized id, computed with OpenSSL's own HMAC(). */
+static const char *
+hmac_hex(const char *id)
+{
+    static char out[33];
+    unsigned char mac[32];
+    unsigned int len = 0;
+    int i;
+
+    HMAC(EVP_sha256(), "test-salt", 9, (const unsigned char *)id, strlen(id),
+        mac, &len);
+    for (i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    return out;
+}
+
 static tlm_client *
 hooked_client(struct hook_state *hs)
 {
@@ -351,6 +368,7 @@ hooked_client(struct hook_state *hs)
     ck_assert_int_eq(tlm_options_set_environment(o, "sandbox"), 0);
     ck_assert_int_eq(tlm_options_set_access_tier(o, "free"), 0);
     ck_assert_int_eq(tlm_options_set_before_send(o, record_hook, hs), 0);
+    ck_assert_int_eq(tlm_options_set_anonymization_salt(o, "test-salt"), 0);
     ck_assert_int_eq(tlm_client_new(&c, o), 0);
     tlm_options_free(o);
     return c;
@@ -380,7 +398,8 @@ START_TEST(event_hook_sees_request)
     r.response_time_ms = 12.5;
     r.user_id = "u1";
     r.organization_id = "o1";
-    r.request_details = "{\"a\":1}";
+    r.request_details
+        = "{\"method\":\"GET\",\"password\":\"hunter2\",\"a\":1}";
     ck_assert_int_eq(tlm_track_request(c, &r), 0);
     /* A second one whose strings overflow the slot, with its own tier. */
     memset(long_ep, 'z', sizeof(long_ep) - 1);
@@ -401,10 +420,12 @@ START_TEST(event_hook_sees_request)
     ck_assert_str_eq(a->environment, "sandbox");
     ck_assert_str_eq(a->field[TLM__FIELD_ENDPOINT], "/v1/items/{id}");
     ck_assert_str_eq(a->field[TLM__FIELD_METHOD], "GET");
-    ck_assert_str_eq(a->field[TLM__FIELD_USER_ID], "u1");
-    ck_assert_str_eq(a->field[TLM__FIELD_ORG_ID], "o1");
+    /* The hook sees the privacy layer's output: keyed hashes of the ids,
+     * and request_details minimized to the allow-list. */
+    ck_assert_str_eq(a->field[TLM__FIELD_USER_ID], hmac_hex("u1"));
+    ck_assert_str_eq(a->field[TLM__FIELD_ORG_ID], hmac_hex("o1"));
     ck_assert_str_eq(a->field[TLM__FIELD_TIER], "free"); /* the default */
-    ck_assert_str_eq(a->field[TLM__FIELD_DETAILS], "{\"a\":1}");
+    ck_assert_str_eq(a->field[TLM__FIELD_DETAILS], "{\"method\":\"GET\"}");
     ck_assert_double_eq(a->status, 503);
     ck_assert_double_eq(a->time, 12.5);
     ck_assert_double_eq(a->rate, 1.0);
