@@ -247,6 +247,12 @@ build_body(tlm_client *c, tlm__batch *b)
         "\",\"version\":\"" TLM_VERSION_STRING "\",\"binding\":");
     tlm__buf_json_string(&raw, c->opts.binding, strlen(c->opts.binding));
     tlm__buf_puts(&raw, "},");
+    /* What the privacy layer did, so the server can show it. */
+    tlm__buf_printf(&raw,
+        "\"privacy\":{\"anonymized\":%s,\"scrubbed\":%s,"
+        "\"sampling_rate\":%.6g},",
+        c->opts.anonymize ? "true" : "false", c->opts.scrub ? "true" : "false",
+        c->opts.sampling_rate);
     append_client_stats(c, &raw);
     tlm__buf_puts(&raw, "\"events\":[");
     tlm__buf_append(&raw, b->events.data, b->events.len);
