@@ -6,6 +6,7 @@
  * HMAC contexts and the cache belong to the worker thread.
  */
 #include "privacy.h"
+#include "scrub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -160,6 +161,7 @@ tlm__privacy_destroy(tlm__privacy *p)
     EVP_MD_CTX_free(p->work);
     tlm__free(p->rates);
     tlm__free(p->cache);
+    tlm__buf_free(&p->scrub);
     memset(p, 0, sizeof(*p));
 }
 
@@ -239,10 +241,59 @@ tlm__privacy_keep(
     return (double)(r >> 11) * 0x1.0p-53 < rate;
 }
 
-/* request_details: parsed, minimized, printed compactly once. A value that
- * is not a JSON object is removed (logged by the caller as before). */
+/* Every string value below `node`, scrubbed in place. */
 static int
-apply_details(const tlm_options *o, tlm_event *ev)
+scrub_values(tlm__privacy *p, cJSON *node)
+{
+    const char *out;
+    cJSON *item;
+    int rc;
+
+    cJSON_ArrayForEach(item, node)
+    {
+        if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
+            rc = scrub_values(p, item);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        if (!cJSON_IsString(item))
+            continue;
+        p->scrub.len = 0;
+        p->scrub.failed = false;
+        rc = tlm__scrub_string(item->valuestring, strlen(item->valuestring),
+            TLM__SCRUB_ALL, &p->scrub, NULL);
+        if (rc != 0)
+            return rc;
+        out = p->scrub.data ? p->scrub.data : "";
+        if (strcmp(out, item->valuestring) != 0
+            && cJSON_SetValuestring(item, out) == NULL)
+            return TLM_ENOMEM;
+    }
+    return 0;
+}
+
+/* The endpoint with ids templated, query values and PII removed. */
+static int
+scrub_endpoint(tlm__privacy *p, tlm_event *ev)
+{
+    const char *in = ev->field[TLM__FIELD_ENDPOINT];
+    int rc;
+
+    p->scrub.len = 0;
+    p->scrub.failed = false;
+    rc = tlm__scrub_path(in, strlen(in), TLM__SCRUB_ALL, &p->scrub, NULL);
+    /* An endpoint scrubbed to nothing keeps a placeholder: it is required. */
+    if (rc != 0 || (p->scrub.data != NULL && strcmp(p->scrub.data, in) == 0))
+        return rc;
+    return tlm_event_set_string(ev, "endpoint",
+        p->scrub.data && p->scrub.data[0] ? p->scrub.data : "[scrubbed]");
+}
+
+/* request_details: parsed, minimized, scrubbed, printed compactly once. A
+ * value that is not a JSON object is removed (logged by the caller). */
+static int
+apply_details(tlm__privacy *p, const tlm_options *o, tlm_event *ev)
 {
     const char *text = ev->field[TLM__FIELD_DETAILS];
     cJSON *obj;
@@ -257,6 +308,11 @@ apply_details(const tlm_options *o, tlm_event *ev)
         return TLM_EINVAL;
     }
     tlm__privacy_minimize(obj, o->details_allowlist);
+    rc = o->scrub ? scrub_values(p, obj) : 0;
+    if (rc != 0) {
+        cJSON_Delete(obj);
+        return rc;
+    }
     printed = cJSON_PrintUnformatted(obj);
     cJSON_Delete(obj);
     if (printed == NULL)
@@ -281,7 +337,12 @@ tlm__privacy_apply(tlm__privacy *p, const tlm_options *o, tlm_event *ev)
         ev->field[ids[i]]
             = tlm__privacy_anonymize(p, ev->field[ids[i]], ev->anon[i]);
     }
-    rc = apply_details(o, ev);
+    if (o->scrub) {
+        rc = scrub_endpoint(p, ev);
+        if (rc != 0)
+            return rc;
+    }
+    rc = apply_details(p, o, ev);
     if (rc == TLM_EINVAL) {
         ev->field[TLM__FIELD_DETAILS] = NULL;
         return TLM_EINVAL;

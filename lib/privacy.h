@@ -32,6 +32,7 @@ typedef struct tlm__privacy {
     tlm__rate_slot *rates; /* open addressing; NULL without overrides */
     uint64_t rates_mask;
     tlm__anon_cache *cache; /* worker only */
+    tlm__buf scrub; /* worker only: one scrubbed string */
 } tlm__privacy;
 
 /* Sets up the HMAC key: the salt option, else <state_dir>/salt (made on

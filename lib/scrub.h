@@ -35,16 +35,22 @@
  *           or an opaque id -> {id}
  *
  * Order and overlap. The input is scanned once, left to right. At each
- * position the detectors are tried in the order of the enum below and the
- * first that matches wins; its match is replaced and never rescanned, so
- * the leftmost match always wins over one starting later (a query string
- * swallows the e-mail in ?email=a@b.c: the value is removed and counted as
- * QUERY). A secret-named key whose value is a JWT emits [jwt] and counts as
- * JWT. Every detector only starts at a boundary of its own character class
- * (not in the middle of a word, number or token), and each bounded scan
- * either matches or ends a run it will not start inside again: linear time.
+ * position the detectors are tried in this order and the first that
+ * matches wins: HOME, JWT, SECRET (named values, Bearer, user:pass@,
+ * prefixes), EMAIL, CARD, PHONE, IP, SECRET (random-looking tokens), QUERY.
+ * A match is replaced and never rescanned, so the leftmost match wins over
+ * one starting later: a query string swallows the e-mail in ?email=a@b.c
+ * (the value is removed and counted as QUERY), "password=4111111111111111"
+ * counts as SECRET. A secret-named key whose value is a JWT emits [jwt] and
+ * counts as JWT (as SECRET when JWT is masked off). Every detector starts
+ * only at a boundary of its own character class (not inside a word, number
+ * or token), and each scan is bounded or ends a run it will not start
+ * inside again: linear time. Scrubbing twice changes nothing (the server
+ * scrubs what the SDK already did): placeholders are never matched.
  *
  * Output is valid UTF-8 whatever the input: invalid bytes become U+FFFD.
+ * NUL bytes are data and are copied. docs/privacy.md lists what each
+ * detector misses.
  */
 enum {
     TLM__SCRUB_HOME = 0,
@@ -95,8 +101,7 @@ int tlm__scrub_string(const char *in, size_t n, unsigned detectors,
  * "/v1/users/123?email=a@b.c&page=2" -> "/v1/users/{id}?email=&page=".
  * Returns as tlm__scrub_string().
  */
-int tlm__scrub_path(const char *in, size_t n, unsigned detectors,
-    tlm__buf *out, tlm__scrub_counts *counts)
-    __attribute__((warn_unused_result));
+int tlm__scrub_path(const char *in, size_t n, unsigned detectors, tlm__buf *out,
+    tlm__scrub_counts *counts) __attribute__((warn_unused_result));
 
 #endif /* TLM_SCRUB_H */

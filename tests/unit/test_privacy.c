@@ -475,6 +475,46 @@ START_TEST(privacy_debug_prints_instead_of_sending)
 }
 END_TEST
 
+/* The hook sees the scrubbed endpoint and request_details. */
+static char seen_endpoint[256], seen_details[512];
+
+static tlm_hook_result
+remember(tlm_event *ev, void *ud)
+{
+    (void)ud;
+    snprintf(seen_endpoint, sizeof(seen_endpoint), "%s",
+        tlm_event_get_string(ev, "endpoint"));
+    snprintf(seen_details, sizeof(seen_details), "%s",
+        tlm_event_get_string(ev, "request_details"));
+    return TLM_HOOK_DROP;
+}
+
+START_TEST(privacy_scrubs_endpoint_and_details)
+{
+    int port, fd = listener(&port);
+    tlm_options *o = opts_with("s");
+    tlm_request r = TLM_REQUEST_INIT;
+    tlm_client *c;
+
+    ck_assert_int_eq(tlm_options_set_before_send(o, remember, NULL), 0);
+    c = client_at(port, o);
+    r.endpoint = "/v1/users/123456/orders?email=jane@example.com&page=2";
+    r.request_details = "{\"method\":\"POST\","
+                        "\"path\":\"/home/alice/upload?token=abc\","
+                        "\"content_type\":\"contact jane@example.com\"}";
+    ck_assert_int_eq(tlm_track_request(c, &r), 0);
+    ck_assert_int_eq(tlm_client_flush(c, 2000), 0);
+    ck_assert_str_eq(seen_endpoint, "/v1/users/{id}/orders?email=&page=");
+    ck_assert_ptr_null(strstr(seen_details, "alice"));
+    ck_assert_ptr_null(strstr(seen_details, "jane@"));
+    ck_assert_ptr_nonnull(strstr(seen_details, "[email]"));
+    ck_assert_ptr_nonnull(strstr(seen_details, "\"method\":\"POST\""));
+    tlm_client_free(c);
+    tlm_options_free(o);
+    close(fd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -495,6 +535,7 @@ main(void)
     tcase_add_test(tc, privacy_optout_at_runtime_purges);
     tcase_add_test(tc, privacy_consent_holds_then_purges);
     tcase_add_test(tc, privacy_debug_prints_instead_of_sending);
+    tcase_add_test(tc, privacy_scrubs_endpoint_and_details);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
