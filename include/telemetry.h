@@ -233,6 +233,16 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_scrubbing(
     tlm_options *opts, int enabled);
 
 /**
+ * Adds a scrub pattern of your own: a POSIX extended regular expression
+ * whose matches in scrubbed strings are replaced by "[name]", after the
+ * built-in detectors. `name` is 1-31 characters of a-z, 0-9 and _; at most
+ * 64 patterns. TLM_EINVAL (with the regex error in last_error) if the
+ * pattern does not compile. Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_add_scrub_pattern(
+    tlm_options *opts, const char *name, const char *pattern);
+
+/**
  * Keys of request_details that may leave the process (the rest is removed);
  * `keys` is a comma-separated list, NULL restores the default
  * "method,path,query_keys,content_length,content_type,retry_count".

@@ -86,6 +86,27 @@ overrides(tlm_options *o, const cJSON *v)
     return 0;
 }
 
+/* {"order_id": "ORD-[0-9]{6}"} */
+static int
+patterns(tlm_options *o, const cJSON *v)
+{
+    const cJSON *e;
+    int rc;
+
+    if (!cJSON_IsObject(v))
+        return fail(o, "scrub_patterns", "expected an object of name: regex");
+    cJSON_ArrayForEach(e, v)
+    {
+        if (!cJSON_IsString(e))
+            return fail(o, "scrub_patterns", "expected a regex string");
+        rc = from_setter(
+            o, tlm_options_add_scrub_pattern(o, e->string, e->valuestring));
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int
 anonymization(tlm_options *o, const cJSON *sec, const cJSON *v)
 {
@@ -153,6 +174,8 @@ tlm__config_privacy(
         return allowlist(o, v);
     if (strcmp(k, "sampling_overrides") == 0)
         return overrides(o, v);
+    if (strcmp(k, "scrub_patterns") == 0)
+        return patterns(o, v);
     if (strcmp(k, "sampling_mode") == 0)
         return sampling_mode(o, v);
     if (strcmp(k, "sampling_rate") == 0) {

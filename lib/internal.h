@@ -71,6 +71,8 @@ struct tlm_options {
     uint32_t n_overrides;
     char *state_dir;
     int require_consent;
+    struct tlm__pattern *patterns; /* custom scrub patterns */
+    uint32_t n_patterns;
     char last_error[256];
     char *warnings; /* owned, "" when none */
 };
@@ -79,6 +81,11 @@ typedef struct tlm__override {
     char *endpoint;
     double rate;
 } tlm__override;
+
+typedef struct tlm__pattern {
+    char *name;
+    char *pattern;
+} tlm__pattern;
 
 int tlm__options_copy(tlm_options *dst, const tlm_options *src);
 /* privacy_options.c: the privacy fields' share of copy and clear. */

@@ -126,6 +126,8 @@ tlm__options_copy(tlm_options *dst, const tlm_options *src)
     dst->anon_salt = dst->details_allowlist = dst->state_dir = NULL;
     dst->overrides = NULL;
     dst->n_overrides = 0;
+    dst->patterns = NULL;
+    dst->n_patterns = 0;
     if (dup_field(&dst->endpoint, src->endpoint)
         || dup_field(&dst->api_key, src->api_key)
         || dup_field(&dst->environment, src->environment)

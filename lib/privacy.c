@@ -22,6 +22,26 @@
 #define SALT_FILE "salt"
 
 static uint64_t
+mix(uint64_t h)
+{
+    /* splitmix64 finalizer: FNV's low bits are weak. */
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+static uint64_t
+fnv1a_n(const unsigned char *s, size_t n, uint64_t seed)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ULL;
+    return mix(h);
+}
+
+static uint64_t
 fnv1a(const char *s, uint64_t seed)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ seed;
@@ -60,8 +80,9 @@ hmac_setup(tlm__privacy *p, const unsigned char *key, size_t len)
         pad[i] = k[i] ^ 0x5c;
     ok = ok && EVP_DigestInit_ex(p->outer, EVP_sha256(), NULL)
         && EVP_DigestUpdate(p->outer, pad, 64);
+    /* The by-user sampling hash is keyed by the same secret. */
+    p->sample_key = fnv1a_n(k, sizeof(k), 0x5a17);
     memset(k, 0, sizeof(k));
-    p->sample_key = fnv1a((const char *)pad, 0x5a17);
     return ok ? 0 : TLM_ENOMEM;
 }
 
@@ -150,6 +171,8 @@ tlm__privacy_init(tlm__privacy *p, const tlm_options *o)
         p->cache = tlm__calloc(TLM__ANON_CACHE, sizeof(*p->cache));
         rc = p->cache ? 0 : TLM_ENOMEM;
     }
+    if (rc == 0 && o->scrub)
+        rc = tlm__custom_compile(o, &p->custom, &p->n_custom);
     return rc;
 }
 
@@ -162,6 +185,9 @@ tlm__privacy_destroy(tlm__privacy *p)
     tlm__free(p->rates);
     tlm__free(p->cache);
     tlm__buf_free(&p->scrub);
+    tlm__buf_free(&p->scrub2);
+    tlm__buf_free(&p->scrub3);
+    tlm__custom_free(p->custom, p->n_custom);
     memset(p, 0, sizeof(*p));
 }
 
@@ -241,6 +267,21 @@ tlm__privacy_keep(
     return (double)(r >> 11) * 0x1.0p-53 < rate;
 }
 
+/* The built-in result in p->scrub, then the custom patterns: returns the
+ * final text (borrowed from p), or NULL when out of memory. */
+static const char *
+finish_scrub(tlm__privacy *p)
+{
+    const char *s = p->scrub.data ? p->scrub.data : "";
+
+    if (p->n_custom == 0)
+        return s;
+    if (tlm__custom_apply(p->custom, p->n_custom, s, &p->scrub3, &p->scrub2)
+        != 0)
+        return NULL;
+    return p->scrub2.data ? p->scrub2.data : "";
+}
+
 /* Every string value below `node`, scrubbed in place. */
 static int
 scrub_values(tlm__privacy *p, cJSON *node)
@@ -265,7 +306,9 @@ scrub_values(tlm__privacy *p, cJSON *node)
             TLM__SCRUB_ALL, &p->scrub, NULL);
         if (rc != 0)
             return rc;
-        out = p->scrub.data ? p->scrub.data : "";
+        out = finish_scrub(p);
+        if (out == NULL)
+            return TLM_ENOMEM;
         if (strcmp(out, item->valuestring) != 0
             && cJSON_SetValuestring(item, out) == NULL)
             return TLM_ENOMEM;
@@ -277,17 +320,21 @@ scrub_values(tlm__privacy *p, cJSON *node)
 static int
 scrub_endpoint(tlm__privacy *p, tlm_event *ev)
 {
-    const char *in = ev->field[TLM__FIELD_ENDPOINT];
+    const char *in = ev->field[TLM__FIELD_ENDPOINT], *out;
     int rc;
 
     p->scrub.len = 0;
     p->scrub.failed = false;
     rc = tlm__scrub_path(in, strlen(in), TLM__SCRUB_ALL, &p->scrub, NULL);
-    /* An endpoint scrubbed to nothing keeps a placeholder: it is required. */
-    if (rc != 0 || (p->scrub.data != NULL && strcmp(p->scrub.data, in) == 0))
+    if (rc != 0)
         return rc;
-    return tlm_event_set_string(ev, "endpoint",
-        p->scrub.data && p->scrub.data[0] ? p->scrub.data : "[scrubbed]");
+    out = finish_scrub(p);
+    if (out == NULL)
+        return TLM_ENOMEM;
+    if (strcmp(out, in) == 0)
+        return 0;
+    /* An endpoint scrubbed to nothing keeps a placeholder: it is required. */
+    return tlm_event_set_string(ev, "endpoint", out[0] ? out : "[scrubbed]");
 }
 
 /* request_details: parsed, minimized, scrubbed, printed compactly once. A

@@ -26,6 +26,8 @@ typedef struct tlm__anon_cache {
 
 #define TLM__ANON_CACHE 512
 
+typedef struct tlm__custom tlm__custom; /* scrub_custom.c */
+
 typedef struct tlm__privacy {
     void *inner, *outer, *work; /* EVP_MD_CTX: HMAC-SHA256 after the pads */
     uint64_t sample_key; /* keys the by-user sampling hash */
@@ -33,7 +35,19 @@ typedef struct tlm__privacy {
     uint64_t rates_mask;
     tlm__anon_cache *cache; /* worker only */
     tlm__buf scrub; /* worker only: one scrubbed string */
+    tlm__buf scrub2; /* worker only: custom patterns' output */
+    tlm__buf scrub3;
+    tlm__custom *custom; /* the configuration's scrub patterns */
+    size_t n_custom;
 } tlm__privacy;
+
+/* scrub_custom.c: 0 if `pattern` compiles (else TLM_EINVAL and why). */
+int tlm__custom_check(const char *pattern, char *err, size_t n);
+int tlm__custom_compile(const tlm_options *o, tlm__custom **out, size_t *n);
+void tlm__custom_free(tlm__custom *c, size_t n);
+/* `in` with every pattern's matches replaced, into `out`. */
+int tlm__custom_apply(const tlm__custom *c, size_t n, const char *in,
+    tlm__buf *tmp, tlm__buf *out);
 
 /* Sets up the HMAC key: the salt option, else <state_dir>/salt (made on
  * first use), else random for this process. 0, TLM_ENOMEM or TLM_EIO. */

@@ -6,6 +6,7 @@
  * records why. Options always live on the C library's heap.
  */
 #include "internal.h"
+#include "privacy.h"
 
 #include <math.h>
 #include <string.h>
@@ -33,6 +34,18 @@ tlm__privacy_options_copy(tlm_options *dst, const tlm_options *src)
         || dup_or_null(&dst->details_allowlist, src->details_allowlist)
         || dup_or_null(&dst->state_dir, src->state_dir))
         return TLM_ENOMEM;
+    if (src->n_patterns > 0) {
+        dst->patterns = tlm__calloc(src->n_patterns, sizeof(tlm__pattern));
+        if (dst->patterns == NULL)
+            return TLM_ENOMEM;
+        for (i = 0; i < src->n_patterns; i++) {
+            dst->n_patterns = i + 1;
+            if (dup_or_null(&dst->patterns[i].name, src->patterns[i].name)
+                || dup_or_null(
+                    &dst->patterns[i].pattern, src->patterns[i].pattern))
+                return TLM_ENOMEM;
+        }
+    }
     if (src->n_overrides == 0)
         return 0;
     dst->overrides = tlm__calloc(src->n_overrides, sizeof(tlm__override));
@@ -53,6 +66,13 @@ tlm__privacy_options_clear(tlm_options *o)
 {
     uint32_t i;
 
+    for (i = 0; i < o->n_patterns; i++) {
+        tlm__free(o->patterns[i].name);
+        tlm__free(o->patterns[i].pattern);
+    }
+    tlm__free(o->patterns);
+    o->patterns = NULL;
+    o->n_patterns = 0;
     for (i = 0; i < o->n_overrides; i++)
         tlm__free(o->overrides[i].endpoint);
     tlm__free(o->overrides);
@@ -207,4 +227,70 @@ tlm_options_set_require_consent(tlm_options *o, int required)
         return TLM_EINVAL;
     o->require_consent = required != 0;
     return 0;
+}
+
+static bool
+valid_name(const char *name)
+{
+    size_t n = 0;
+
+    for (; name[n] != '\0'; n++)
+        if (!((name[n] >= 'a' && name[n] <= 'z') || name[n] == '_'
+                || (name[n] >= '0' && name[n] <= '9')))
+            return false;
+    return n > 0 && n < 32;
+}
+
+static int
+add_pattern(tlm_options *o, const char *name, const char *pattern)
+{
+    char err[128];
+    tlm__pattern *grown;
+    char *n = NULL, *p = NULL;
+
+    if (name == NULL || pattern == NULL || !valid_name(name)) {
+        tlm__options_seterr(o,
+            "scrub_patterns: expected a name of 1-31 characters a-z, 0-9, _ "
+            "and a pattern");
+        return TLM_EINVAL;
+    }
+    if (o->n_patterns >= 64) {
+        tlm__options_seterr(o, "scrub_patterns: more than 64 patterns");
+        return TLM_EINVAL;
+    }
+    if (tlm__custom_check(pattern, err, sizeof(err)) != 0) {
+        tlm__options_seterr(o, "scrub_patterns.%s: %s", name, err);
+        return TLM_EINVAL;
+    }
+    n = tlm__strdup(name);
+    p = tlm__strdup(pattern);
+    grown
+        = tlm__realloc(o->patterns, (o->n_patterns + 1) * sizeof(*o->patterns));
+    if (n == NULL || p == NULL || grown == NULL) {
+        tlm__free(n);
+        tlm__free(p);
+        if (grown != NULL)
+            o->patterns = grown;
+        return TLM_ENOMEM;
+    }
+    o->patterns = grown;
+    o->patterns[o->n_patterns].name = n;
+    o->patterns[o->n_patterns].pattern = p;
+    o->n_patterns++;
+    return 0;
+}
+
+int
+tlm_options_add_scrub_pattern(
+    tlm_options *o, const char *name, const char *pattern)
+{
+    tlm__alloc_scope scope;
+    int rc;
+
+    if (o == NULL)
+        return TLM_EINVAL;
+    tlm__alloc_enter(&scope, NULL);
+    rc = add_pattern(o, name, pattern);
+    tlm__alloc_leave(&scope);
+    return rc;
 }

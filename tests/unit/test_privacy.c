@@ -515,6 +515,41 @@ START_TEST(privacy_scrubs_endpoint_and_details)
 }
 END_TEST
 
+START_TEST(privacy_custom_scrub_patterns)
+{
+    int port, fd = listener(&port);
+    tlm_options *o = opts_with("s");
+    tlm_request r = TLM_REQUEST_INIT;
+    tlm_client *c;
+
+    ck_assert_int_eq(tlm_options_load_string(o,
+                         "{\"telemetry\":{\"scrub_patterns\":{"
+                         "\"order\":\"ORD-[0-9]{6}\","
+                         "\"tenant\":\"acme|globex\"}}}"),
+        0);
+    /* A pattern that does not compile names itself. */
+    ck_assert_int_eq(
+        tlm_options_add_scrub_pattern(o, "bad", "a(b"), TLM_EINVAL);
+    ck_assert_ptr_nonnull(
+        strstr(tlm_options_last_error(o), "scrub_patterns.bad"));
+    ck_assert_int_eq(
+        tlm_options_add_scrub_pattern(o, "Bad Name", "x"), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_before_send(o, remember, NULL), 0);
+    c = client_at(port, o);
+    r.endpoint = "/v1/acme/orders/ORD-123456";
+    r.request_details = "{\"path\":\"ORD-000001 and ORD-999999 for "
+                        "globex\"}";
+    ck_assert_int_eq(tlm_track_request(c, &r), 0);
+    ck_assert_int_eq(tlm_client_flush(c, 2000), 0);
+    ck_assert_str_eq(seen_endpoint, "/v1/[tenant]/orders/[order]");
+    ck_assert_str_eq(
+        seen_details, "{\"path\":\"[order] and [order] for [tenant]\"}");
+    tlm_client_free(c);
+    tlm_options_free(o);
+    close(fd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -536,6 +571,7 @@ main(void)
     tcase_add_test(tc, privacy_consent_holds_then_purges);
     tcase_add_test(tc, privacy_debug_prints_instead_of_sending);
     tcase_add_test(tc, privacy_scrubs_endpoint_and_details);
+    tcase_add_test(tc, privacy_custom_scrub_patterns);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
