@@ -506,7 +506,7 @@ TLM_API void tlm_request_init(tlm_request *req);
 /**
  * Records one API request. Copies everything it needs and returns at once:
  * it never blocks, never does I/O and does not allocate unless the strings
- * together exceed the inline slot (196 bytes including terminators).
+ * together exceed the inline slot (192 bytes including terminators).
  * Returns 0 (queued), TLM_EFULL (queue full: dropped and counted),
  * TLM_ENOMEM (strings too long for the slot and no memory for them: counted
  * as dropped_nomem),
