@@ -24,7 +24,7 @@ typedef struct tlm__anon_cache {
     char out[33];
 } tlm__anon_cache;
 
-#define TLM__ANON_CACHE 512
+#define TLM__ANON_CACHE 2048
 
 typedef struct tlm__custom tlm__custom; /* scrub_custom.c */
 
