@@ -83,12 +83,17 @@ static void
 add_warning(tlm_options *o, const char *fmt, const char *a, const char *b)
 {
     char line[256];
-    size_t old = strlen(o->warnings), n;
+    size_t old = strlen(o->warnings), n, i;
     char *grown;
 
     n = (size_t)snprintf(line, sizeof(line), fmt, a, b);
     if (n >= sizeof(line))
         n = sizeof(line) - 1;
+    /* Names come from the document: a control byte in one must not split
+     * the warning into lines or forge another (found by fuzz_config). */
+    for (i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     tlm__log(o->logger, o->logger_data, TLM_LOG_WARN, "%s", line);
     grown = tlm__realloc(o->warnings, old + n + 2);
     if (grown == NULL)

@@ -154,7 +154,7 @@ START_TEST(alloc_sweep_every_allocation)
     ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
     /* Until an iteration runs with no failure left to inject. */
     i = getenv("TLM_SWEEP_FROM") ? strtol(getenv("TLM_SWEEP_FROM"), NULL, 10)
-                                  : 1;
+                                 : 1;
     for (; injected && i < 5000; i++) {
         if (getenv("TLM_SWEEP_VERBOSE"))
             fprintf(stderr, "sweep: failing allocation %ld\n", i);

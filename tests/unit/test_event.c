@@ -398,8 +398,7 @@ START_TEST(event_hook_sees_request)
     r.response_time_ms = 12.5;
     r.user_id = "u1";
     r.organization_id = "o1";
-    r.request_details
-        = "{\"method\":\"GET\",\"password\":\"hunter2\",\"a\":1}";
+    r.request_details = "{\"method\":\"GET\",\"password\":\"hunter2\",\"a\":1}";
     ck_assert_int_eq(tlm_track_request(c, &r), 0);
     /* A second one whose strings overflow the slot, with its own tier. */
     memset(long_ep, 'z', sizeof(long_ep) - 1);
