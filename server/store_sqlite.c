@@ -49,9 +49,90 @@ static const char *const migrations[] = {
     " sdk_binding TEXT,"
     " client_stats TEXT,"
     " event_count INTEGER NOT NULL);",
+    /* 2: the write path's schema. Ids as 16-byte blobs, only the columns
+     * the queries read (the rest stays in the payload), an explicit seq
+     * (the old rowid, so /admin/events cursors survive the upgrade). */
+    "CREATE TABLE events_v2 ("
+    " seq INTEGER PRIMARY KEY,"
+    " id BLOB NOT NULL UNIQUE,"
+    " type TEXT NOT NULL,"
+    " ts_ms INTEGER NOT NULL,"
+    " received_ms INTEGER NOT NULL,"
+    " environment TEXT NOT NULL,"
+    " endpoint TEXT,"
+    " status INTEGER,"
+    " response_time_ms REAL,"
+    " sample_rate REAL NOT NULL,"
+    " payload TEXT NOT NULL);"
+    "INSERT INTO events_v2(seq, id, type, ts_ms, received_ms, environment,"
+    " endpoint, status, response_time_ms, sample_rate, payload)"
+    " SELECT rowid, tlm_uuid_blob(id), type, ts_ms, received_ms, environment,"
+    " endpoint, status, response_time_ms, sample_rate, payload"
+    " FROM events ORDER BY rowid;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v2 RENAME TO events;"
+    "CREATE INDEX events_env_ts ON events(environment, ts_ms);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define EVENT_COLS 10
+#define EVENT_INSERT_HEAD                                                      \
+    "INSERT INTO events(id, type, ts_ms, received_ms, environment, "           \
+    "endpoint, status, response_time_ms, sample_rate, payload) VALUES"
+
+/* Rows per INSERT statement; a batch is cut greedily into these. */
+#define MAX_CHUNK_ROWS 64
+static const size_t chunk_rows[N_CHUNKS] = {MAX_CHUNK_ROWS, 16, 4, 1};
+
+static int
+hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The 16 bytes of a canonical 8-4-4-4-12 UUID; -1 if text is not one. */
+static int
+uuid_bytes(const char *text, size_t len, unsigned char out[16])
+{
+    size_t k = 0;
+    if (len != TLM_EVENT_ID_LEN)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return -1;
+            continue;
+        }
+        int hi = hex_nibble(text[i]), lo = hex_nibble(text[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[k++] = (unsigned char)(hi << 4 | lo);
+        i++;
+    }
+    return 0;
+}
+
+/* tlm_uuid_blob(text): what migration 2 stores for a version-1 id. */
+static void
+sql_uuid_blob(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    unsigned char b[16];
+    const char *t = (const char *)sqlite3_value_text(argv[0]);
+    (void)argc;
+    if (t == NULL
+        || uuid_bytes(t, (size_t)sqlite3_value_bytes(argv[0]), b) != 0) {
+        sqlite3_result_error(ctx, "tlm_uuid_blob: not a canonical UUID", -1);
+        return;
+    }
+    sqlite3_result_blob(ctx, b, 16, SQLITE_TRANSIENT);
+}
 
 static int
 exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
@@ -156,6 +237,39 @@ prepare(
     return -1;
 }
 
+/* Builds "INSERT ... VALUES (?,...), ... ON CONFLICT(id) DO NOTHING" for
+ * rows rows: one statement step stores a whole chunk of a batch. */
+static int
+prepare_insert(
+    sqlite3 *db, size_t rows, sqlite3_stmt **s, char *err, size_t err_size)
+{
+    static const char head[] = EVENT_INSERT_HEAD;
+    static const char tail[] = " ON CONFLICT(id) DO NOTHING";
+    size_t row_len = 2 * EVENT_COLS + 2;
+    size_t cap = sizeof(head) + rows * row_len + sizeof(tail);
+    char *sql = malloc(cap);
+    size_t off = sizeof(head) - 1;
+    int rc;
+    if (sql == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    memcpy(sql, head, off);
+    for (size_t r = 0; r < rows; r++) {
+        sql[off++] = r == 0 ? '(' : ',';
+        if (r != 0)
+            sql[off++] = '(';
+        for (int c = 0; c < EVENT_COLS; c++) {
+            sql[off++] = '?';
+            sql[off++] = c + 1 < EVENT_COLS ? ',' : ')';
+        }
+    }
+    memcpy(sql + off, tail, sizeof(tail));
+    rc = prepare(db, sql, s, err, err_size);
+    free(sql);
+    return rc;
+}
+
 static int
 prepare_writes(struct sqlite_store *st, char *err, size_t n)
 {
@@ -164,14 +278,12 @@ prepare_writes(struct sqlite_store *st, char *err, size_t n)
         || prepare(db, "COMMIT", &st->commit, err, n) != 0
         || prepare(db, "ROLLBACK", &st->rollback, err, n) != 0)
         return -1;
-    if (prepare(db,
-            "INSERT INTO events(id, type, ts_ms, received_ms, "
-            "environment, endpoint, method, status, response_time_ms, "
-            "user_id, organization_id, access_tier, sample_rate, "
-            "error_code, error_message, payload) VALUES(?1, ?2, ?3, ?4, "
-            "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
-            "ON CONFLICT(id) DO NOTHING",
-            &st->ins_event, err, n)
+    for (size_t k = 0; k < N_CHUNKS; k++) {
+        if (prepare_insert(db, chunk_rows[k], &st->ins_events[k], err, n) != 0)
+            return -1;
+    }
+    if (prepare(
+            db, "SELECT seq FROM events WHERE id = ?1", &st->find_row, err, n)
         != 0)
         return -1;
     if (prepare(db,
@@ -201,6 +313,104 @@ open_conn(const char *path, int flags, sqlite3 **db, char *err, size_t err_size)
     return 0;
 }
 
+/* Checkpoints run on their own thread and connection, so that copying WAL
+ * frames into the database file and its fsyncs stay off the writer's
+ * critical path. The writer's commit hook only asks for one once the WAL
+ * holds CKPT_BYTES; the bulk is copied concurrently with new
+ * batches, and only the last few frames are copied under the writer lock,
+ * so that the next batch restarts the WAL from its beginning (a passive
+ * checkpoint racing a busy writer would otherwise never catch up and the
+ * WAL would grow without bound). */
+#define CKPT_BYTES (32 << 20) /* WAL size that asks for a checkpoint */
+
+static void *
+checkpointer(void *arg)
+{
+    struct sqlite_store *st = arg;
+    for (;;) {
+        int log = 0, done = 0;
+        pthread_mutex_lock(&st->ckpt_lock);
+        while (!st->ckpt_stop && !st->ckpt_wanted)
+            pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
+        bool stop = st->ckpt_stop;
+        st->ckpt_wanted = false;
+        pthread_mutex_unlock(&st->ckpt_lock);
+        if (stop)
+            break;
+        for (int i = 0; i < 4; i++) {
+            if (sqlite3_wal_checkpoint_v2(
+                    st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+                    != SQLITE_OK
+                || log - done < st->ckpt_frames / 8)
+                break;
+        }
+        pthread_mutex_lock(&st->wlock);
+        sqlite3_wal_checkpoint_v2(
+            st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        pthread_mutex_unlock(&st->wlock);
+    }
+    return NULL;
+}
+
+/* Runs on the writer after each commit, writer lock held (SQLite's own
+ * autocheckpoint is off: setting this hook replaces it). Past 8 times the
+ * threshold (the checkpointer cannot keep up, or a reader pins the WAL),
+ * the writer checkpoints itself, as SQLite's autocheckpoint would. */
+static int
+on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sqlite_store *st = arg;
+    if (frames >= 8 * st->ckpt_frames) {
+        sqlite3_wal_checkpoint_v2(
+            db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= st->ckpt_frames) {
+        pthread_mutex_lock(&st->ckpt_lock);
+        st->ckpt_wanted = true;
+        pthread_cond_signal(&st->ckpt_cond);
+        pthread_mutex_unlock(&st->ckpt_lock);
+    }
+    return SQLITE_OK;
+}
+
+static int
+start_checkpointer(
+    struct sqlite_store *st, const char *path, char *err, size_t err_size)
+{
+    sqlite3_stmt *s = NULL;
+    int page = 4096;
+    if (sqlite3_prepare_v2(st->wdb, "PRAGMA page_size", -1, &s, NULL)
+            == SQLITE_OK
+        && sqlite3_step(s) == SQLITE_ROW)
+        page = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    st->ckpt_frames = CKPT_BYTES / (page >= 512 ? page : 4096);
+    if (open_conn(path, SQLITE_OPEN_READWRITE, &st->cdb, err, err_size) != 0
+        || exec(st->cdb, "PRAGMA synchronous=NORMAL", err, err_size) != 0)
+        return -1;
+    if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0) {
+        snprintf(err, err_size, "cannot start the checkpoint thread");
+        return -1;
+    }
+    st->ckpt_started = true;
+    sqlite3_wal_hook(st->wdb, on_wal_commit, st);
+    return 0;
+}
+
+static void
+stop_checkpointer(struct sqlite_store *st)
+{
+    if (st->ckpt_started) {
+        pthread_mutex_lock(&st->ckpt_lock);
+        st->ckpt_stop = true;
+        pthread_cond_signal(&st->ckpt_cond);
+        pthread_mutex_unlock(&st->ckpt_lock);
+        pthread_join(st->ckpt_thread, NULL);
+        st->ckpt_started = false;
+    }
+    sqlite3_close(st->cdb);
+    st->cdb = NULL;
+}
+
 static int
 setup_writer(
     struct sqlite_store *st, const char *path, char *err, size_t err_size)
@@ -209,14 +419,24 @@ setup_writer(
             err, err_size)
         != 0)
         return -1;
+    /* page_size only takes on a new file (before WAL is set). The WAL file
+     * keeps its high-water size after a restart unless limited. temp_store:
+     * a multi-row INSERT needs a statement journal, kept in memory. */
     if (exec(st->wdb,
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-            " PRAGMA cache_size=-16384;",
+            "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;"
+            " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864;"
+            " PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;",
             err, err_size)
         != 0) {
         char why[256];
         snprintf(why, sizeof(why), "%s", err);
         snprintf(err, err_size, "cannot use database %s: %s", path, why);
+        return -1;
+    }
+    if (sqlite3_create_function(st->wdb, "tlm_uuid_blob", 1,
+            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_uuid_blob, NULL, NULL)
+        != SQLITE_OK) {
+        snprintf(err, err_size, "sqlite: %s", sqlite3_errmsg(st->wdb));
         return -1;
     }
     if (migrate(st->wdb, err, err_size) != 0
@@ -249,7 +469,10 @@ tlm__store_sqlite_open(
     st->base.ops = &sqlite_ops;
     pthread_mutex_init(&st->wlock, NULL);
     pthread_mutex_init(&st->rlock, NULL);
-    if (setup_writer(st, path, err, err_size) != 0)
+    pthread_mutex_init(&st->ckpt_lock, NULL);
+    pthread_cond_init(&st->ckpt_cond, NULL);
+    if (setup_writer(st, path, err, err_size) != 0
+        || start_checkpointer(st, path, err, err_size) != 0)
         goto fail;
     if (open_conn(path, SQLITE_OPEN_READONLY, &st->rdb, err, err_size) != 0
         || tlm__sqlite_prepare_queries(st, err, err_size) != 0)
@@ -265,15 +488,20 @@ static void
 sqlite_close(struct tlm__store *base)
 {
     struct sqlite_store *st = (struct sqlite_store *)base;
-    sqlite3_stmt *w[] = {st->begin, st->commit, st->rollback, st->ins_event,
-        st->ins_bad, st->ins_batch};
+    sqlite3_stmt *w[] = {st->begin, st->commit, st->rollback, st->find_row,
+        st->ins_bad, st->ins_batch, st->ins_events[0], st->ins_events[1],
+        st->ins_events[2], st->ins_events[3]};
+    stop_checkpointer(st);
     tlm__sqlite_finalize_queries(st);
     for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
         sqlite3_finalize(w[i]);
     sqlite3_close(st->rdb);
+    /* The last connection to close checkpoints and removes the WAL. */
     sqlite3_close(st->wdb);
     pthread_mutex_destroy(&st->wlock);
     pthread_mutex_destroy(&st->rlock);
+    pthread_mutex_destroy(&st->ckpt_lock);
+    pthread_cond_destroy(&st->ckpt_cond);
     free(st);
 }
 
@@ -297,37 +525,97 @@ bind_slice(sqlite3_stmt *s, int i, const char *v, size_t len)
         sqlite3_bind_text(s, i, v, (int)len, SQLITE_STATIC);
 }
 
-static int
-insert_event(sqlite3_stmt *s, int64_t received_ms, struct tlm__store_event *e)
+/* Binds one event's columns at parameters base + 1 .. base + EVENT_COLS;
+ * its id's 16 bytes go to key (kept alive until the statement is reset). */
+static void
+bind_event(sqlite3_stmt *s, int base, int64_t received_ms,
+    const struct tlm__store_event *e, unsigned char key[16])
 {
     const struct tlm__event *ev = &e->ev;
-    sqlite3_bind_text(s, 1, ev->id, TLM_EVENT_ID_LEN, SQLITE_STATIC);
-    bind_text(s, 2, ev->type == TLM_EVENT_REQUEST ? "request" : "error");
-    sqlite3_bind_int64(s, 3, ev->ts_ms);
-    sqlite3_bind_int64(s, 4, received_ms);
-    bind_text(s, 5, ev->environment);
-    bind_text(s, 6, ev->endpoint);
-    bind_text(s, 7, ev->method);
+    if (uuid_bytes(ev->id, TLM_EVENT_ID_LEN, key) == 0)
+        sqlite3_bind_blob(s, base + 1, key, 16, SQLITE_STATIC);
+    else /* validation guarantees a UUID; NOT NULL makes this fail loudly */
+        sqlite3_bind_null(s, base + 1);
+    bind_text(s, base + 2, ev->type == TLM_EVENT_REQUEST ? "request" : "error");
+    sqlite3_bind_int64(s, base + 3, ev->ts_ms);
+    sqlite3_bind_int64(s, base + 4, received_ms);
+    bind_text(s, base + 5, ev->environment);
+    bind_text(s, base + 6, ev->endpoint);
     if (ev->has_status)
-        sqlite3_bind_int(s, 8, ev->status);
+        sqlite3_bind_int(s, base + 7, ev->status);
     else
-        sqlite3_bind_null(s, 8);
+        sqlite3_bind_null(s, base + 7);
     if (ev->has_response_time)
-        sqlite3_bind_double(s, 9, ev->response_time_ms);
+        sqlite3_bind_double(s, base + 8, ev->response_time_ms);
     else
-        sqlite3_bind_null(s, 9);
-    bind_text(s, 10, ev->user_id);
-    bind_text(s, 11, ev->organization_id);
-    bind_text(s, 12, ev->access_tier);
-    sqlite3_bind_double(s, 13, ev->sample_rate);
-    bind_text(s, 14, ev->error_code);
-    bind_text(s, 15, ev->error_message);
-    bind_slice(s, 16, e->payload, e->payload_len);
+        sqlite3_bind_null(s, base + 8);
+    sqlite3_bind_double(s, base + 9, ev->sample_rate);
+    bind_slice(s, base + 10, e->payload, e->payload_len);
+}
+
+/* Marks which of the n events of a chunk were duplicates when the chunk
+ * inserted fewer rows than it had. Rows inserted by one statement get
+ * consecutive rowids in VALUES order, ending at last_insert_rowid, so an
+ * event was stored by this chunk exactly when its id's row has the next
+ * expected rowid; an earlier row (stored before, or by an earlier copy of
+ * the id in this chunk) makes it a duplicate. */
+static int
+mark_duplicates(struct sqlite_store *st, struct tlm__store_event *ev, size_t n,
+    int64_t inserted)
+{
+    sqlite3_int64 next = sqlite3_last_insert_rowid(st->wdb) - inserted + 1;
+    sqlite3_stmt *s = st->find_row;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char key[16];
+        if (uuid_bytes(ev[i].ev.id, TLM_EVENT_ID_LEN, key) != 0)
+            return -1;
+        sqlite3_bind_blob(s, 1, key, 16, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        sqlite3_int64 row = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW)
+            return -1;
+        ev[i].duplicate = inserted == 0 || row != next;
+        if (!ev[i].duplicate)
+            next++;
+    }
+    return 0;
+}
+
+/* Inserts events[0..n) with the statement for k rows per step. */
+static int
+insert_chunk(struct sqlite_store *st, size_t k, int64_t received_ms,
+    struct tlm__store_event *ev)
+{
+    sqlite3_stmt *s = st->ins_events[k];
+    size_t n = chunk_rows[k];
+    unsigned char keys[MAX_CHUNK_ROWS][16];
+    for (size_t i = 0; i < n; i++)
+        bind_event(s, (int)i * EVENT_COLS, received_ms, &ev[i], keys[i]);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return -1;
-    e->duplicate = sqlite3_changes(sqlite3_db_handle(s)) == 0;
+    int64_t inserted = sqlite3_changes(st->wdb);
+    if ((size_t)inserted == n) {
+        for (size_t i = 0; i < n; i++)
+            ev[i].duplicate = false;
+        return 0;
+    }
+    return mark_duplicates(st, ev, n, inserted);
+}
+
+static int
+insert_events(struct sqlite_store *st, struct tlm__store_batch *b)
+{
+    size_t done = 0;
+    for (size_t k = 0; k < N_CHUNKS; k++) {
+        while (b->n_events - done >= chunk_rows[k]) {
+            if (insert_chunk(st, k, b->received_ms, b->events + done) != 0)
+                return -1;
+            done += chunk_rows[k];
+        }
+    }
     return 0;
 }
 
@@ -379,9 +667,9 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
     if (insert_header(st->ins_batch, b) != 0)
         return -1;
     resend = sqlite3_changes(st->wdb) == 0;
+    if (insert_events(st, b) != 0)
+        return -1;
     for (size_t i = 0; i < b->n_events; i++) {
-        if (insert_event(st->ins_event, b->received_ms, &b->events[i]) != 0)
-            return -1;
         if (b->events[i].duplicate)
             (*duplicates)++;
         else

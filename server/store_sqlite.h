@@ -7,12 +7,15 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 
 /* One writer connection and one reader connection, each behind its own
  * mutex: SQLite allows one writer at a time anyway, so a single serialized
  * writer never meets SQLITE_BUSY from ourselves, while WAL lets the reader
  * run dashboards concurrently with ingestion. */
+#define N_CHUNKS 4
+
 struct sqlite_store {
     struct tlm__store base;
 
@@ -21,9 +24,20 @@ struct sqlite_store {
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
-    sqlite3_stmt *ins_event;
+    sqlite3_stmt *ins_events[N_CHUNKS]; /* multi-row INSERTs, by size */
+    sqlite3_stmt *find_row;
     sqlite3_stmt *ins_bad;
     sqlite3_stmt *ins_batch;
+
+    /* The checkpoint thread and its own connection (store_sqlite.c). */
+    pthread_t ckpt_thread;
+    bool ckpt_started;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_wanted;
+    bool ckpt_stop;
+    int ckpt_frames; /* WAL pages that ask for a checkpoint */
+    sqlite3 *cdb;
 
     pthread_mutex_t rlock;
     sqlite3 *rdb;

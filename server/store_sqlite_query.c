@@ -26,20 +26,27 @@ static const char endpoints_sql[]
       " FROM events WHERE " IN_RANGE " AND endpoint IS NOT NULL"
       " GROUP BY endpoint ORDER BY r DESC, e DESC, endpoint ASC LIMIT ?4";
 
-/* Weighted nearest-rank percentiles: the smallest latency whose cumulative
- * weight reaches p * total (?5..?7 are those thresholds). */
+/* Weighted nearest-rank percentiles of every endpoint in one pass over the
+ * (environment, ts_ms) range: the smallest latency whose cumulative weight
+ * reaches p * total (less a slack that absorbs rounding in the running sum
+ * of 1/sample_rate). One sort of the range's request rows, instead of one
+ * index range per endpoint: the write path keeps no endpoint index. */
 static const char latency_sql[]
-    = "SELECT MIN(CASE WHEN cum >= ?5 THEN rt END),"
-      " MIN(CASE WHEN cum >= ?6 THEN rt END),"
-      " MIN(CASE WHEN cum >= ?7 THEN rt END)"
-      " FROM (SELECT response_time_ms AS rt, SUM(" WEIGHT ") OVER"
-      " (ORDER BY response_time_ms ROWS UNBOUNDED PRECEDING) AS cum"
-      " FROM events WHERE " IN_RANGE " AND endpoint = ?4"
-      " AND type = 'request')";
+    = "SELECT endpoint,"
+      " MIN(CASE WHEN cum >= tot * (0.50 - 1e-9) THEN rt END),"
+      " MIN(CASE WHEN cum >= tot * (0.95 - 1e-9) THEN rt END),"
+      " MIN(CASE WHEN cum >= tot * (0.99 - 1e-9) THEN rt END)"
+      " FROM (SELECT endpoint, response_time_ms AS rt,"
+      " SUM(" WEIGHT ") OVER (PARTITION BY endpoint ORDER BY response_time_ms"
+      " ROWS UNBOUNDED PRECEDING) AS cum,"
+      " SUM(" WEIGHT ") OVER (PARTITION BY endpoint) AS tot"
+      " FROM events WHERE " IN_RANGE " AND endpoint IS NOT NULL"
+      " AND type = 'request')"
+      " GROUP BY endpoint";
 
 static const char list_sql[]
-    = "SELECT rowid, payload FROM events WHERE rowid < ?1"
-      " AND (?2 IS NULL OR type = ?2) ORDER BY rowid DESC LIMIT ?3";
+    = "SELECT seq, payload FROM events WHERE seq < ?1"
+      " AND (?2 IS NULL OR type = ?2) ORDER BY seq DESC LIMIT ?3";
 
 int
 tlm__sqlite_prepare_queries(struct sqlite_store *st, char *err, size_t err_size)
@@ -142,28 +149,48 @@ out:
 }
 
 static int
+cmp_endpoint(const void *a, const void *b)
+{
+    const struct tlm__dash_endpoint *const *x = a, *const *y = b;
+    return strcmp((*x)->endpoint, (*y)->endpoint);
+}
+
+/* Fills the percentiles of the endpoints already listed in out (found by
+ * name through a sorted index); endpoints past max_endpoints come back
+ * from the query too and are skipped. */
+static int
 query_latency(struct sqlite_store *st, const struct tlm__dash_query *q,
-    struct tlm__dash_endpoint *e)
+    struct tlm__dash_result *out)
 {
     sqlite3_stmt *s = st->q_latency;
-    /* Absorbs rounding in the running sum of 1/sample_rate. */
-    double slack = e->requests * 1e-9;
-    int rc = -1;
+    struct tlm__dash_endpoint **by_name;
+    int step = SQLITE_DONE;
+    if (out->n_endpoints == 0)
+        return 0;
+    by_name = malloc(out->n_endpoints * sizeof(*by_name));
+    if (by_name == NULL)
+        return -1;
+    for (size_t i = 0; i < out->n_endpoints; i++)
+        by_name[i] = &out->endpoints[i];
+    qsort(by_name, out->n_endpoints, sizeof(*by_name), cmp_endpoint);
     bind_range(s, q);
-    sqlite3_bind_text(s, 4, e->endpoint, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 5, e->requests * 0.50 - slack);
-    sqlite3_bind_double(s, 6, e->requests * 0.95 - slack);
-    sqlite3_bind_double(s, 7, e->requests * 0.99 - slack);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        goto out;
-    e->has_latency = sqlite3_column_type(s, 0) != SQLITE_NULL;
-    e->p50_ms = sqlite3_column_double(s, 0);
-    e->p95_ms = sqlite3_column_double(s, 1);
-    e->p99_ms = sqlite3_column_double(s, 2);
-    rc = 0;
-out:
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct tlm__dash_endpoint key = {0}, *kp = &key, **hit;
+        key.endpoint = (char *)sqlite3_column_text(s, 0);
+        if (key.endpoint == NULL || sqlite3_column_type(s, 1) == SQLITE_NULL)
+            continue;
+        hit = bsearch(
+            &kp, by_name, out->n_endpoints, sizeof(*by_name), cmp_endpoint);
+        if (hit == NULL || (*hit)->requests <= 0)
+            continue;
+        (*hit)->has_latency = true;
+        (*hit)->p50_ms = sqlite3_column_double(s, 1);
+        (*hit)->p95_ms = sqlite3_column_double(s, 2);
+        (*hit)->p99_ms = sqlite3_column_double(s, 3);
+    }
     sqlite3_reset(s);
-    return rc;
+    free(by_name);
+    return step == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -177,13 +204,9 @@ tlm__sqlite_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
     /* One read transaction: all figures come from the same snapshot. */
     if (sqlite3_exec(st->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
-    if (query_totals(st, q, out) != 0 || query_endpoints(st, q, out) != 0)
+    if (query_totals(st, q, out) != 0 || query_endpoints(st, q, out) != 0
+        || query_latency(st, q, out) != 0)
         goto end;
-    for (size_t i = 0; i < out->n_endpoints; i++) {
-        if (out->endpoints[i].requests > 0
-            && query_latency(st, q, &out->endpoints[i]) != 0)
-            goto end;
-    }
     rc = 0;
 end:
     sqlite3_exec(st->rdb, "COMMIT", NULL, NULL, NULL);

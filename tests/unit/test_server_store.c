@@ -1,9 +1,11 @@
 /* Check suite for server/store*.c on SQLite files in a temporary directory:
- * schema and migrations, insert and dedupe, weighted dashboard aggregates
- * and the event listing's pagination. */
+ * schema and migrations (a version-1 database upgraded in place), insert and
+ * dedupe (across and within the multi-row statements), weighted dashboard
+ * aggregates and the event listing's pagination. */
 #include "store.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,11 +105,16 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 1);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 2);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
-                            "'events_env_ts', 'events_endpoint_ts')"),
-        5);
+                            "'events_env_ts')"),
+        4);
+    /* The endpoint index went in version 2 (it halved write throughput);
+     * the dashboard reads endpoints from the (environment, ts_ms) range. */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
+                            "= 'events_endpoint_ts'"),
+        0);
     ck_assert_int_eq(scalar("SELECT count(*) FROM pragma_journal_mode() "
                             "WHERE journal_mode = 'wal'"),
         1);
@@ -123,7 +130,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 2);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -318,6 +325,255 @@ START_TEST(store_events_pagination)
 }
 END_TEST
 
+/* Events with the given id numbers (duplicates allowed), payload naming
+ * the index in the batch so the stored copy can be told apart. */
+static void
+insert_ids(struct tlm__store *st, const int *num, size_t n, bool *dup,
+    size_t *accepted, size_t *dups)
+{
+    struct tlm__store_event *ev = calloc(n, sizeof(*ev));
+    char(*payload)[32] = calloc(n, sizeof(*payload));
+    for (size_t i = 0; i < n; i++) {
+        struct tlm__event *e = &ev[i].ev;
+        snprintf(e->id, sizeof(e->id), "0190a000-0000-7000-8000-%012d", num[i]);
+        e->type = TLM_EVENT_REQUEST;
+        e->ts_ms = 1000;
+        e->environment = "production";
+        e->sample_rate = 1.0;
+        e->endpoint = "/d";
+        snprintf(payload[i], sizeof(payload[i]), "{\"i\":%zu}", i);
+        ev[i].payload = payload[i];
+        ev[i].payload_len = strlen(payload[i]);
+        ev[i].duplicate = !dup[i]; /* must be overwritten */
+    }
+    struct tlm__store_batch b = {.received_ms = 5, .events = ev, .n_events = n};
+    b.meta.event_count = n;
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, accepted, dups), 0);
+    for (size_t i = 0; i < n; i++)
+        dup[i] = ev[i].duplicate;
+    free(payload);
+    free(ev);
+}
+
+/* 150 events are cut into statements of 64, 64, 16, 4 and 1 rows; copies
+ * of one id inside a statement, across statements and from an earlier
+ * batch must each be reported exactly, the first copy winning. */
+START_TEST(store_dedupe_exact_per_event)
+{
+    enum { N = 150 };
+    int num[N];
+    bool dup[N] = {false};
+    size_t a, d;
+    struct tlm__store *st = open_store();
+    int old[] = {7, 100, 149};
+    bool od[3] = {false};
+    insert_ids(st, old, 3, od, &a, &d);
+    ck_assert_uint_eq(a, 3);
+    for (int i = 0; i < N; i++)
+        num[i] = 1000 + i;
+    num[10] = 7; /* stored by the earlier batch */
+    num[20] = 1005; /* copy of index 5, same statement */
+    num[70] = 1001; /* copy of index 1, next statement */
+    num[130] = 100; /* earlier batch, in the 16-row statement */
+    num[148] = 1147; /* copy of index 147, in the 1-row statements */
+    num[149] = 1146; /* copy of index 146 */
+    insert_ids(st, num, N, dup, &a, &d);
+    ck_assert_uint_eq(d, 6);
+    ck_assert_uint_eq(a, N - 6);
+    for (int i = 0; i < N; i++) {
+        bool want
+            = i == 10 || i == 20 || i == 70 || i == 130 || i == 148 || i == 149;
+        ck_assert_msg(dup[i] == want, "event %d: duplicate %d", i, dup[i]);
+    }
+    tlm__store_close(st);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 3 + N - 6);
+    /* The first copy is the one kept. */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE "
+                            "payload = '{\"i\":5}' AND id = "
+                            "x'0190a000000070008000000000001005'"),
+        1);
+}
+END_TEST
+
+START_TEST(store_whole_batch_of_duplicates)
+{
+    int num[70];
+    bool dup[70] = {false};
+    size_t a, d;
+    for (int i = 0; i < 70; i++)
+        num[i] = i;
+    struct tlm__store *st = open_store();
+    insert_ids(st, num, 70, dup, &a, &d);
+    ck_assert_uint_eq(a, 70);
+    insert_ids(st, num, 70, dup, &a, &d);
+    ck_assert_uint_eq(a, 0);
+    ck_assert_uint_eq(d, 70);
+    for (int i = 0; i < 70; i++)
+        ck_assert(dup[i]);
+    tlm__store_close(st);
+}
+END_TEST
+
+static void
+exec_file(const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    ck_assert_msg(rc == SQLITE_OK, "%s", msg != NULL ? msg : "");
+    sqlite3_close(db);
+}
+
+/* Schema version 1 as released, with three events (rowids 1, 2, 5), a bad
+ * row and a batch header. */
+static const char v1_database[]
+    = "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY,"
+      " applied_ms INTEGER NOT NULL);"
+      "INSERT INTO schema_version VALUES(1, 0);"
+      "CREATE TABLE events (id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+      " ts_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+      " environment TEXT NOT NULL, endpoint TEXT, method TEXT,"
+      " status INTEGER, response_time_ms REAL, user_id TEXT,"
+      " organization_id TEXT, access_tier TEXT, sample_rate REAL NOT NULL,"
+      " error_code TEXT, error_message TEXT, payload TEXT NOT NULL);"
+      "CREATE INDEX events_env_ts ON events(environment, ts_ms);"
+      "CREATE INDEX events_endpoint_ts ON events(endpoint, ts_ms);"
+      "CREATE TABLE bad_rows (received_ms INTEGER NOT NULL, batch_id TEXT,"
+      " reason TEXT NOT NULL, raw TEXT NOT NULL);"
+      "CREATE TABLE batches (batch_id TEXT UNIQUE, received_ms INTEGER NOT"
+      " NULL, sent_at TEXT, sdk_name TEXT, sdk_version TEXT, sdk_binding"
+      " TEXT, client_stats TEXT, event_count INTEGER NOT NULL);"
+      "INSERT INTO events(rowid, id, type, ts_ms, received_ms, environment,"
+      " endpoint, method, status, response_time_ms, user_id, sample_rate,"
+      " payload) VALUES"
+      " (1, '0190a000-0000-7000-8000-000000000001', 'request', 1000, 5,"
+      " 'production', '/v1', 'GET', 200, 10, 'u1', 1, '{\"n\":1}'),"
+      " (2, '0190a000-0000-7000-8000-000000000010', 'error', 2000, 5,"
+      " 'production', '/v1', NULL, NULL, NULL, 'u2', 0.5, '{\"n\":2}'),"
+      " (5, '0190a000-0000-7000-8000-0000000000ff', 'request', 3000, 5,"
+      " 'production', '/v1', 'GET', 503, 30, 'u3', 1, '{\"n\":5}');"
+      "INSERT INTO bad_rows VALUES(5, 'b1', 'id: expected', '{}');"
+      "INSERT INTO batches VALUES('b1', 5, NULL, NULL, NULL, NULL, NULL, 4);";
+
+START_TEST(store_migrates_version_1_in_place)
+{
+    exec_file(v1_database);
+    struct tlm__store *st = open_store();
+
+    /* Rows, their order and their cursors (rowid -> seq) are kept. */
+    struct tlm__events_query q = {NULL, 0, 10};
+    struct page p = {0, ""};
+    int64_t next = 0;
+    ck_assert_int_eq(tlm__store_list_events(st, &q, visit, &p, &next), 0);
+    ck_assert_int_eq(p.n, 3);
+    ck_assert_str_eq(p.first, "{\"n\":5}");
+    q.before = 5;
+    q.limit = 1;
+    p = (struct page) {0, ""};
+    ck_assert_int_eq(tlm__store_list_events(st, &q, visit, &p, &next), 0);
+    ck_assert_str_eq(p.first, "{\"n\":2}");
+    ck_assert_int_eq(next, 2);
+
+    /* Old ids still dedupe. */
+    int num[2] = {10, 11}; /* ...010 exists, ...011 is new */
+    bool dup[2] = {false, false};
+    size_t a, d;
+    insert_ids(st, num, 2, dup, &a, &d);
+    ck_assert(dup[0] && !dup[1]);
+    (void)a;
+    (void)d;
+
+    /* The dashboard sees the migrated rows (weights, errors, latency). */
+    struct tlm__dash_query dq = {0, 10000, "production", 100};
+    struct tlm__dash_result r;
+    ck_assert_int_eq(tlm__store_dashboard(st, &dq, &r), 0);
+    ck_assert_double_eq_tol(r.events, 5, 1e-9); /* 1 + 2 + 1 + 1 new */
+    ck_assert_double_eq_tol(r.errors, 3, 1e-9);
+    ck_assert_uint_eq(r.n_endpoints, 2);
+    ck_assert_str_eq(r.endpoints[0].endpoint, "/v1");
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 1e-9);
+    tlm__dash_result_free(&r);
+    tlm__store_close(st);
+
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 2);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
+    ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
+                            "x'0190a000000070008000000000000001'"),
+        1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM bad_rows"), 1);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM batches WHERE batch_id = 'b1'"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
+                            "IN ('events_v2', 'events_endpoint_ts')"),
+        0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM pragma_integrity_check "
+                            "WHERE integrity_check = 'ok'"),
+        1);
+}
+END_TEST
+
+/* A version-1 row whose id is not a UUID (written by hand) stops the
+ * upgrade with a message, leaving the database at version 1. */
+START_TEST(store_migration_failure_leaves_version_1)
+{
+    exec_file(v1_database);
+    exec_file("UPDATE events SET id = 'nope' WHERE rowid = 2");
+    struct tlm__store *st = NULL;
+    char err[256] = "";
+    ck_assert_int_eq(tlm__store_open(url, &st, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "UUID"));
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 3);
+}
+END_TEST
+
+/* More than the checkpoint threshold (32 MiB of WAL) in many batches while
+ * the checkpoint thread copies pages concurrently: nothing is lost, the
+ * file is sound, and closing removes the WAL. */
+START_TEST(store_survives_concurrent_checkpoints)
+{
+    enum { BATCHES = 24, PER = 250, BIG = 8192 };
+    char *big = malloc(BIG + 1);
+    struct tlm__store_event *ev = calloc(PER, sizeof(*ev));
+    size_t a, d, total = 0;
+    memset(big, 'x', BIG);
+    big[0] = '"';
+    big[BIG - 1] = '"';
+    big[BIG] = '\0';
+    struct tlm__store *st = open_store();
+    for (int k = 0; k < BATCHES; k++) {
+        for (int i = 0; i < PER; i++) {
+            struct tlm__event *e = &ev[i].ev;
+            snprintf(e->id, sizeof(e->id), "0190a000-0000-7000-8000-%012d",
+                k * PER + i);
+            e->type = TLM_EVENT_REQUEST;
+            e->ts_ms = 1000 + k;
+            e->environment = "production";
+            e->sample_rate = 1.0;
+            ev[i].payload = big;
+            ev[i].payload_len = BIG;
+        }
+        struct tlm__store_batch b
+            = {.received_ms = 5, .events = ev, .n_events = PER};
+        ck_assert_int_eq(tlm__store_insert_batch(st, &b, &a, &d), 0);
+        total += a;
+    }
+    tlm__store_close(st);
+    free(ev);
+    free(big);
+    ck_assert_uint_eq(total, BATCHES * PER);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), BATCHES * PER);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM pragma_integrity_check "
+                            "WHERE integrity_check = 'ok'"),
+        1);
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", file);
+    ck_assert_int_ne(access(wal, F_OK), 0);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -333,6 +589,11 @@ suite(void)
     tcase_add_test(tc, store_dashboard_status_zero_is_error);
     tcase_add_test(tc, store_dashboard_percentiles_unweighted);
     tcase_add_test(tc, store_events_pagination);
+    tcase_add_test(tc, store_dedupe_exact_per_event);
+    tcase_add_test(tc, store_whole_batch_of_duplicates);
+    tcase_add_test(tc, store_migrates_version_1_in_place);
+    tcase_add_test(tc, store_migration_failure_leaves_version_1);
+    tcase_add_test(tc, store_survives_concurrent_checkpoints);
     suite_add_tcase(s, tc);
     return s;
 }
