@@ -28,7 +28,9 @@ bearer_token(const char *h, const char **tok)
     h += 7;
     while (*h == ' ')
         h++;
-    size_t len = strnlen(h, MAX_SECRET + 1);
+    /* Trim trailing blanks over the whole header, not a capped window:
+     * "Bearer KEY<512 blanks>JUNK" must not read as KEY (fuzz_http). */
+    size_t len = strlen(h);
     while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
         len--;
     if (len == 0 || len > MAX_SECRET)
@@ -40,14 +42,27 @@ bearer_token(const char *h, const char **tok)
 enum tlm__principal
 tlm__auth_classify(const struct tlm__auth *a, const char *authorization)
 {
+    size_t key;
+    return tlm__auth_classify_key(a, authorization, &key);
+}
+
+enum tlm__principal
+tlm__auth_classify_key(
+    const struct tlm__auth *a, const char *authorization, size_t *key)
+{
     const char *tok = NULL;
     size_t len = bearer_token(authorization, &tok);
     bool ingest = false;
     bool admin = false;
+    *key = 0;
     if (len == 0)
         return TLM_PRINCIPAL_NONE;
-    for (size_t i = 0; i < a->n_api_keys; i++)
-        ingest |= equal_ct(tok, len, a->api_keys[i]);
+    for (size_t i = 0; i < a->n_api_keys; i++) {
+        bool eq = equal_ct(tok, len, a->api_keys[i]);
+        size_t mask = (size_t)0 - (size_t)eq; /* select without a branch */
+        *key = (*key & ~mask) | (i & mask);
+        ingest |= eq;
+    }
     if (a->admin_token != NULL)
         admin = equal_ct(tok, len, a->admin_token);
     if (admin)

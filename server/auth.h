@@ -24,4 +24,9 @@ struct tlm__auth {
 enum tlm__principal tlm__auth_classify(
     const struct tlm__auth *a, const char *authorization);
 
+/* Same, and for TLM_PRINCIPAL_INGEST sets *key to the index of the matching
+ * key in api_keys (for per-key rate limiting). */
+enum tlm__principal tlm__auth_classify_key(
+    const struct tlm__auth *a, const char *authorization, size_t *key);
+
 #endif

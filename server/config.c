@@ -38,10 +38,34 @@ static const char usage[]
       "1048576)\n"
       "  --max-inflated-bytes N   body cap after gzip inflate (default "
       "8388608)\n"
+      "  --max-event-bytes N      one event's JSON text (default 65536)\n"
+      "  --max-batch-events N     events per batch (default 1000)\n"
+      "  --max-future-seconds N   refuse events timestamped further ahead\n"
+      "                           (default 86400; 0: no check)\n"
+      "  --retention-days N       refuse events older than this (default 30;"
+      "\n"
+      "                           0: no check)\n"
+      "  --max-header-bytes N     per-connection header memory (default "
+      "32768)\n"
+      "  --max-connections N      open connections in all (default 1000)\n"
+      "  --max-connections-per-ip N  (default 64; 0: no cap)\n"
+      "  --connection-timeout S   idle connection timeout (default 30)\n"
+      "  --rate-limit EPS:BURST   per-key rate of tier \"default\" in "
+      "events/s\n"
+      "                           and burst (default: unlimited)\n"
+      "  --max-write-queue N      batches waiting for the store before 503\n"
+      "                           (default: 2 x threads)\n"
       "  --fault STATUS:COUNT[:RETRY_AFTER_S]\n"
       "                           answer the next COUNT POST /v1/batch with "
       "STATUS\n"
       "                           (and Retry-After), storing nothing\n"
+      "\n"
+      "Operations:\n"
+      "  --log-file PATH          JSON log lines to PATH (default stderr);\n"
+      "                           SIGHUP reopens it\n"
+      "  --log-level LEVEL        debug, info (default), warn or error\n"
+      "  --drain-timeout S        on SIGTERM, wait up to S s for requests\n"
+      "                           in flight (default 10)\n"
       "\n"
       "Precedence: flags > environment > --config file > defaults.\n";
 
@@ -49,6 +73,8 @@ static const char usage[]
 struct cli {
     const char *listen, *db, *admin_token, *config, *port_file;
     const char *max_body, *max_inflated, *fault, *threads;
+    const char *rate_limit, *log_file, *log_level;
+    const char *num[TLM_NUM_OPTS];
     const char *api_keys[16];
     size_t n_api_keys;
     char **argv;
@@ -228,6 +254,7 @@ set_defaults(struct tlm__server_config *c)
     c->max_inflated_bytes = TLM_DEFAULT_MAX_INFLATED;
     c->threads = default_threads();
     c->fault_retry_after = -1;
+    tlm__ops_defaults(c);
     if (tlm__listen_parse(
             TLM_DEFAULT_LISTEN, c->host, sizeof(c->host), &c->port)
         != 0)
@@ -260,6 +287,35 @@ bad_flag(char *err, size_t err_size, const char *flag, const char *expect)
 }
 
 static int
+apply_cli_ops(
+    struct tlm__server_config *c, const struct cli *f, char *err, size_t n)
+{
+    unsigned long v;
+    char range[64];
+    for (int i = 0; i < TLM_NUM_OPTS; i++) {
+        const struct tlm__num_option *o = &tlm__num_options[i];
+        if (f->num[i] == NULL)
+            continue;
+        if (tlm__parse_ulong(f->num[i], o->min, o->max, &v) != 0) {
+            snprintf(range, sizeof(range), "%lu..%lu", o->min, o->max);
+            return bad_flag(err, n, o->flag, range);
+        }
+        tlm__num_option_store(c, (enum tlm__num_opt)i, v);
+    }
+    if (f->rate_limit != NULL
+        && tlm__rate_tier_parse(
+               c, "default", f->rate_limit, "--rate-limit", err, n)
+            != 0)
+        return -1;
+    if (f->log_level != NULL
+        && tlm__log_level_parse(f->log_level, &c->log_level) != 0)
+        return bad_flag(err, n, "--log-level", "debug, info, warn or error");
+    if (f->log_file != NULL && set_string(&c->log_file, f->log_file) != 0)
+        return -1;
+    return 0;
+}
+
+static int
 apply_cli_limits(
     struct tlm__server_config *c, const struct cli *f, char *err, size_t n)
 {
@@ -282,7 +338,7 @@ apply_cli_limits(
     if (f->fault != NULL && tlm__fault_parse(f->fault, c) != 0)
         return bad_flag(err, n, "--fault",
             "STATUS:COUNT[:RETRY_AFTER_S] with STATUS 400..599");
-    return 0;
+    return apply_cli_ops(c, f, err, n);
 }
 
 static int
@@ -310,6 +366,11 @@ apply_cli(
     return apply_cli_limits(c, f, err, n);
 }
 
+/* getopt values of the numeric operations flags: NUM_FLAG(i) is
+ * tlm__num_options[i], in the order of enum tlm__num_opt. */
+#define NUM_FLAG(i) (1000 + (i))
+_Static_assert(TLM_NUM_OPTS == 10, "one long option per numeric option");
+
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, 'l'},
     {"db", required_argument, NULL, 'd'},
@@ -321,6 +382,19 @@ static const struct option long_opts[] = {
     {"max-inflated-bytes", required_argument, NULL, 'I'},
     {"fault", required_argument, NULL, 'f'},
     {"threads", required_argument, NULL, 't'},
+    {"rate-limit", required_argument, NULL, 'r'},
+    {"log-file", required_argument, NULL, 'L'},
+    {"log-level", required_argument, NULL, 'v'},
+    {"max-event-bytes", required_argument, NULL, NUM_FLAG(0)},
+    {"max-batch-events", required_argument, NULL, NUM_FLAG(1)},
+    {"max-future-seconds", required_argument, NULL, NUM_FLAG(2)},
+    {"retention-days", required_argument, NULL, NUM_FLAG(3)},
+    {"max-header-bytes", required_argument, NULL, NUM_FLAG(4)},
+    {"max-connections", required_argument, NULL, NUM_FLAG(5)},
+    {"connection-timeout", required_argument, NULL, NUM_FLAG(6)},
+    {"max-connections-per-ip", required_argument, NULL, NUM_FLAG(7)},
+    {"max-write-queue", required_argument, NULL, NUM_FLAG(8)},
+    {"drain-timeout", required_argument, NULL, NUM_FLAG(9)},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -340,6 +414,9 @@ take_flag(struct cli *f, int opt, char *err, size_t n)
         ['I'] = &f->max_inflated,
         ['f'] = &f->fault,
         ['t'] = &f->threads,
+        ['r'] = &f->rate_limit,
+        ['L'] = &f->log_file,
+        ['v'] = &f->log_level,
     };
     if (opt == 'h') {
         fputs(usage, stdout);
@@ -348,6 +425,10 @@ take_flag(struct cli *f, int opt, char *err, size_t n)
     if (opt == 'V') {
         printf("telemetry-server %s\n", TLM_SERVER_VERSION);
         return 1;
+    }
+    if (opt >= NUM_FLAG(0) && opt < NUM_FLAG(TLM_NUM_OPTS)) {
+        f->num[opt - NUM_FLAG(0)] = optarg;
+        return 0;
     }
     if (opt == 'k') {
         if (f->n_api_keys == sizeof(f->api_keys) / sizeof(f->api_keys[0]))
@@ -443,6 +524,8 @@ tlm__server_config_free(struct tlm__server_config *c)
     free(c->db_url);
     free(c->admin_token);
     free(c->port_file);
+    free(c->log_file);
+    c->log_file = NULL;
     c->db_url = NULL;
     c->admin_token = NULL;
     c->port_file = NULL;

@@ -5,6 +5,9 @@
 #ifndef TLM_SERVER_CONFIG_H
 #define TLM_SERVER_CONFIG_H
 
+#include "log.h"
+#include "ratelimit.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +17,23 @@
 #define TLM_DEFAULT_MAX_BODY (1024u * 1024u)
 #define TLM_DEFAULT_MAX_INFLATED (8u * 1024u * 1024u)
 #define TLM_HOST_MAX 256
+#define TLM_DEFAULT_MAX_EVENT (64u * 1024u)
+#define TLM_DEFAULT_MAX_BATCH_EVENTS 1000u
+#define TLM_DEFAULT_MAX_FUTURE_S 86400u
+#define TLM_DEFAULT_RETENTION_DAYS 30u
+#define TLM_DEFAULT_MAX_HEADER (32u * 1024u)
+#define TLM_DEFAULT_MAX_CONNECTIONS 1000u
+#define TLM_DEFAULT_CONNECTION_TIMEOUT_S 30u
+#define TLM_DEFAULT_MAX_PER_IP 64u
+#define TLM_DEFAULT_DRAIN_S 10u
+#define TLM_RATE_TIERS_MAX 16
+#define TLM_TIER_NAME_MAX 64
+
+/* The rate limit of one access tier (server.rate_limits.NAME). */
+struct tlm__rate_tier {
+    char name[TLM_TIER_NAME_MAX];
+    struct tlm__rate_rule rule;
+};
 
 struct tlm__server_config {
     char host[TLM_HOST_MAX]; /* without IPv6 brackets */
@@ -26,6 +46,20 @@ struct tlm__server_config {
     size_t max_body_bytes;
     size_t max_inflated_bytes;
     unsigned threads;
+    size_t max_event_bytes;
+    size_t max_batch_events;
+    unsigned long max_future_s;
+    unsigned long retention_days;
+    size_t max_header_bytes;
+    unsigned max_connections;
+    unsigned connection_timeout_s;
+    unsigned max_connections_per_ip; /* 0: no cap */
+    long max_write_queue; /* -1: 2 x threads */
+    struct tlm__rate_tier tiers[TLM_RATE_TIERS_MAX];
+    size_t n_tiers;
+    char *log_file; /* NULL: stderr */
+    enum tlm__log_level log_level;
+    unsigned drain_timeout_s;
     int fault_status; /* 0: no fault injection */
     unsigned long fault_count;
     long fault_retry_after; /* seconds, -1: no Retry-After header */
@@ -58,6 +92,50 @@ int tlm__fault_parse(const char *s, struct tlm__server_config *c);
 /* Replaces c's API keys with the comma-separated list s. */
 int tlm__api_keys_set_csv(struct tlm__server_config *c, const char *s,
     const char *what, char *err, size_t err_size);
+
+/* Numeric operations options, each a flag and a `server` key. */
+enum tlm__num_opt {
+    TLM_OPT_MAX_EVENT_BYTES,
+    TLM_OPT_MAX_BATCH_EVENTS,
+    TLM_OPT_MAX_FUTURE_S,
+    TLM_OPT_RETENTION_DAYS,
+    TLM_OPT_MAX_HEADER_BYTES,
+    TLM_OPT_MAX_CONNECTIONS,
+    TLM_OPT_CONNECTION_TIMEOUT,
+    TLM_OPT_MAX_PER_IP,
+    TLM_OPT_MAX_WRITE_QUEUE,
+    TLM_OPT_DRAIN_TIMEOUT,
+    TLM_NUM_OPTS
+};
+
+struct tlm__num_option {
+    const char *flag; /* "--max-event-bytes" */
+    const char *key; /* "max_event_bytes" in the server section */
+    unsigned long min;
+    unsigned long max;
+};
+
+extern const struct tlm__num_option tlm__num_options[TLM_NUM_OPTS];
+
+/* Stores v (already checked against the option's range) into c. */
+void tlm__num_option_store(
+    struct tlm__server_config *c, enum tlm__num_opt o, unsigned long v);
+
+/* Sets the defaults of every operations option (limits, logs, rates). */
+void tlm__ops_defaults(struct tlm__server_config *c);
+
+/* Sets tier name's rate from "EVENTS_PER_S:BURST" (s) or numbers; what
+ * names the source in the error message. EVENTS_PER_S 0 means unlimited. */
+int tlm__rate_tier_set(struct tlm__server_config *c, const char *name,
+    double events_per_second, double burst, const char *what, char *err,
+    size_t err_size);
+int tlm__rate_tier_parse(struct tlm__server_config *c, const char *name,
+    const char *s, const char *what, char *err, size_t err_size);
+
+/* The rate of the tier an API key belongs to. Every key is in tier
+ * "default" until keys carry attributes; no such tier: unlimited. */
+struct tlm__rate_rule tlm__rate_for_key(
+    const struct tlm__server_config *c, size_t key);
 
 /* Sets the admin token; what names the source in the error message. */
 int tlm__admin_token_set(struct tlm__server_config *c, const char *v,

@@ -118,6 +118,80 @@ apply_db(struct tlm__server_config *c, const cJSON *v, char *err, size_t n)
     return 0;
 }
 
+/* A numeric operations option (config.h); 1 when k is not one. */
+static int
+apply_num(struct tlm__server_config *c, const cJSON *v, const char *k,
+    char *err, size_t n)
+{
+    char range[64];
+    for (int i = 0; i < TLM_NUM_OPTS; i++) {
+        const struct tlm__num_option *o = &tlm__num_options[i];
+        if (strcmp(k, o->key) != 0)
+            continue;
+        if (!cJSON_IsNumber(v) || v->valuedouble < (double)o->min
+            || v->valuedouble > (double)o->max
+            || v->valuedouble != (double)(unsigned long)v->valuedouble) {
+            snprintf(range, sizeof(range), "integer %lu..%lu", o->min, o->max);
+            return bad_key(err, n, k, range);
+        }
+        tlm__num_option_store(
+            c, (enum tlm__num_opt)i, (unsigned long)v->valuedouble);
+        return 0;
+    }
+    return 1;
+}
+
+/* "rate_limits": {"TIER": {"events_per_second": N, "burst": N}, ...} */
+static int
+apply_rates(struct tlm__server_config *c, const cJSON *v, char *err, size_t n)
+{
+    const cJSON *tier;
+    char what[128];
+    if (!cJSON_IsObject(v))
+        return bad_key(err, n, "rate_limits", "object of tiers");
+    cJSON_ArrayForEach(tier, v)
+    {
+        const cJSON *eps
+            = cJSON_GetObjectItemCaseSensitive(tier, "events_per_second");
+        const cJSON *burst = cJSON_GetObjectItemCaseSensitive(tier, "burst");
+        snprintf(what, sizeof(what), "config: server.rate_limits.%.63s",
+            tier->string);
+        if (!cJSON_IsObject(tier) || !cJSON_IsNumber(eps)
+            || (burst != NULL && !cJSON_IsNumber(burst))) {
+            snprintf(err, n,
+                "%s: expected {\"events_per_second\": N, \"burst\": N}", what);
+            return -1;
+        }
+        if (tlm__rate_tier_set(c, tier->string, eps->valuedouble,
+                burst != NULL ? burst->valuedouble : eps->valuedouble, what,
+                err, n)
+            != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+apply_log(struct tlm__server_config *c, const cJSON *v, const char *k,
+    char *err, size_t n)
+{
+    if (strcmp(k, "log_level") == 0) {
+        if (!cJSON_IsString(v)
+            || tlm__log_level_parse(v->valuestring, &c->log_level) != 0)
+            return bad_key(
+                err, n, k, "\"debug\", \"info\", \"warn\" or \"error\"");
+        return 0;
+    }
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+        return bad_key(err, n, k, "non-empty string (a file path)");
+    char *copy = strdup(v->valuestring);
+    if (copy == NULL)
+        return -1;
+    free(c->log_file);
+    c->log_file = copy;
+    return 0;
+}
+
 static int
 apply_server_key(struct tlm__server_config *c, const cJSON *v, const char *path,
     char *err, size_t n)
@@ -145,6 +219,13 @@ apply_server_key(struct tlm__server_config *c, const cJSON *v, const char *path,
         return apply_size(&c->max_body_bytes, v, k, err, n);
     if (strcmp(k, "max_inflated_bytes") == 0)
         return apply_size(&c->max_inflated_bytes, v, k, err, n);
+    if (strcmp(k, "rate_limits") == 0)
+        return apply_rates(c, v, err, n);
+    if (strcmp(k, "log_file") == 0 || strcmp(k, "log_level") == 0)
+        return apply_log(c, v, k, err, n);
+    int rc = apply_num(c, v, k, err, n);
+    if (rc <= 0)
+        return rc;
     fprintf(stderr, "telemetry-server: %s: unknown key server.%s (ignored)\n",
         path, k);
     return 0;

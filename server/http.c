@@ -1,7 +1,8 @@
-/* libmicrohttpd daemon and request dispatch. Owns the listening socket (bound
- * here so "address in use" is reported precisely), per-request state, and
- * the fault-injection counter. Must never buffer a body past its cap. */
-#include "http.h"
+/* libmicrohttpd daemon, request dispatch and the operations routes. Owns the
+ * listening socket (bound here so "address in use" is reported precisely),
+ * per-request state, and this server's metrics, rate limiter and write
+ * queue; counts and logs every answer and drains on stop. */
+#include "http_internal.h"
 
 #include "ingest.h"
 #include "config.h"
@@ -9,34 +10,27 @@
 #include "rfc3339.h"
 #include "analytics.h"
 #include "event_list.h"
+#include "metrics.h"
+#include "write_queue.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-struct tlm__http_server {
-    struct MHD_Daemon *daemon;
-    struct tlm__http_options opt;
-    atomic_ulong faults_left;
-    uint16_t port;
-};
-
-enum route {
-    ROUTE_BATCH,
-    ROUTE_HEALTHZ,
-    ROUTE_DASHBOARD,
-    ROUTE_EVENTS,
-    ROUTE_NONE,
-};
+#define DEFAULT_MAX_HEADER_BYTES (32u * 1024u)
+#define DEFAULT_MAX_CONNECTIONS 1000u
+#define DEFAULT_CONNECTION_TIMEOUT_S 30u
 
 static const struct {
     const char *path;
@@ -45,26 +39,20 @@ static const struct {
 } routes[] = {
     {"/v1/batch", "POST", ROUTE_BATCH},
     {"/healthz", "GET", ROUTE_HEALTHZ},
+    {"/readyz", "GET", ROUTE_READYZ},
+    {"/metrics", "GET", ROUTE_METRICS},
     {"/admin/analytics/dashboard", "GET", ROUTE_DASHBOARD},
     {"/admin/events", "GET", ROUTE_EVENTS},
 };
 
-/* State of one request between access-handler calls. Answers are given on
- * the last call when possible: answering on the first one makes
- * libmicrohttpd close the connection instead of keeping it alive. */
-struct request {
-    enum route route;
-    char *body;
-    size_t len;
-    size_t cap;
-    enum tlm__encoding enc;
-    bool too_large; /* cap crossed: the rest of the body is discarded */
-    bool fault; /* answer with the injected fault status */
-};
+/* The status of the response queued by the current handler call on this
+ * thread, read back by on_request to count and log it (handlers in other
+ * files answer through tlm__http_reply, which sets it too). */
+static _Thread_local unsigned queued_status;
 
 static enum MHD_Result
-queue(struct MHD_Connection *c, unsigned status, char *body,
-    const char *extra_name, const char *extra_value)
+queue_typed(struct MHD_Connection *c, unsigned status, char *body,
+    const char *type, const char *extra_name, const char *extra_value)
 {
     struct MHD_Response *r;
     enum MHD_Result rc;
@@ -81,25 +69,35 @@ queue(struct MHD_Connection *c, unsigned status, char *body,
     }
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(
-        r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+        body == NULL ? "application/json" : type);
     if (extra_name != NULL)
         MHD_add_response_header(r, extra_name, extra_value);
     rc = MHD_queue_response(c, status, r);
+    if (rc == MHD_YES)
+        queued_status = status;
     MHD_destroy_response(r);
     return rc;
 }
 
 enum MHD_Result
+tlm__http_queue(struct MHD_Connection *c, unsigned status, char *body,
+    const char *extra_name, const char *extra_value)
+{
+    return queue_typed(
+        c, status, body, "application/json", extra_name, extra_value);
+}
+
+enum MHD_Result
 tlm__http_reply(struct MHD_Connection *c, unsigned status, char *body)
 {
-    return queue(c, status, body, NULL, NULL);
+    return tlm__http_queue(c, status, body, NULL, NULL);
 }
 
 enum MHD_Result
 tlm__http_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    return queue(c, status, tlm__json_error_body(msg), NULL, NULL);
+    return tlm__http_queue(c, status, tlm__json_error_body(msg), NULL, NULL);
 }
 
 static enum route
@@ -120,18 +118,20 @@ find_route(const char *url, const char *method, const char **allow)
 }
 
 static enum tlm__principal
-principal(const struct tlm__http_server *s, struct MHD_Connection *c)
+principal(
+    const struct tlm__http_server *s, struct MHD_Connection *c, size_t *key)
 {
     const char *h = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    return tlm__auth_classify(&s->opt.auth, h);
+    return tlm__auth_classify_key(&s->opt.auth, h, key);
 }
 
 static enum MHD_Result
 serve_admin(
     struct tlm__http_server *s, struct MHD_Connection *c, enum route route)
 {
-    enum tlm__principal who = principal(s, c);
+    size_t key;
+    enum tlm__principal who = principal(s, c, &key);
     if (who == TLM_PRINCIPAL_NONE)
         return tlm__http_error(
             c, MHD_HTTP_UNAUTHORIZED, "missing or invalid admin token");
@@ -143,144 +143,37 @@ serve_admin(
     return tlm__event_list_handle(c, s->opt.store);
 }
 
-/* Takes one injected fault if any are left. */
-static bool
-take_fault(struct tlm__http_server *s)
+static int
+visit_nothing(void *ctx, const char *payload, size_t len)
 {
-    unsigned long left = atomic_load(&s->faults_left);
-    while (left > 0) {
-        if (atomic_compare_exchange_weak(&s->faults_left, &left, left - 1))
-            return true;
-    }
-    return false;
+    (void)ctx;
+    (void)payload;
+    (void)len;
+    return 0;
 }
 
+/* Ready when the database answers a trivial read through the store API. */
 static enum MHD_Result
-too_large(struct MHD_Connection *c)
+serve_readyz(struct tlm__http_server *s, struct MHD_Connection *c)
 {
-    /* The rest of the body stays unread: the connection cannot be reused. */
-    return queue(c, MHD_HTTP_CONTENT_TOO_LARGE,
-        tlm__json_error_body("body: larger than the wire limit"),
-        MHD_HTTP_HEADER_CONNECTION, "close");
-}
-
-/* First call for POST /v1/batch: everything decidable from the headers. */
-static enum MHD_Result
-begin_batch(
-    struct tlm__http_server *s, struct MHD_Connection *c, void **con_cls)
-{
-    const char *enc_h, *len_h;
-    unsigned long declared = 0;
-    struct request *rq;
-
-    if (principal(s, c) != TLM_PRINCIPAL_INGEST)
+    struct tlm__events_query q = {NULL, 0, 1};
+    int64_t next = 0;
+    if (tlm__store_list_events(s->opt.store, &q, visit_nothing, NULL, &next)
+        != 0)
         return tlm__http_error(
-            c, MHD_HTTP_UNAUTHORIZED, "missing or invalid API key");
-    enc_h = MHD_lookup_connection_value(
-        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
-    if (tlm__encoding_parse(enc_h) == TLM_ENCODING_UNSUPPORTED)
-        return tlm__http_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-            "Content-Encoding: expected gzip or identity");
-    len_h = MHD_lookup_connection_value(
-        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (len_h != NULL
-        && (tlm__parse_ulong(len_h, 0, ULONG_MAX, &declared) != 0
-            || declared > s->opt.max_body_bytes))
-        return too_large(c);
-    rq = calloc(1, sizeof(*rq));
-    if (rq == NULL)
-        return MHD_NO;
-    rq->route = ROUTE_BATCH;
-    rq->enc = tlm__encoding_parse(enc_h);
-    rq->fault = take_fault(s);
-    if (declared > 0 && !rq->fault) {
-        rq->body = malloc(declared);
-        if (rq->body == NULL) {
-            free(rq);
-            return MHD_NO;
-        }
-        rq->cap = declared;
-    }
-    *con_cls = rq;
-    return MHD_YES;
-}
-
-static bool
-append(struct request *rq, const char *data, size_t n, size_t max)
-{
-    if (n > max - rq->len)
-        return false;
-    if (rq->len + n > rq->cap) {
-        size_t ncap = rq->cap < 65536 ? 65536 : rq->cap * 2;
-        if (ncap < rq->len + n)
-            ncap = rq->len + n;
-        if (ncap > max)
-            ncap = max;
-        char *p = realloc(rq->body, ncap);
-        if (p == NULL)
-            return false;
-        rq->body = p;
-        rq->cap = ncap;
-    }
-    memcpy(rq->body + rq->len, data, n);
-    rq->len += n;
-    return true;
-}
-
-/* Bytes of an oversized body without Content-Length that are read and
- * dropped, in multiples of the cap, before the connection is cut. */
-#define DISCARD_FACTOR 4
-
-/* libmicrohttpd 0.9.75 cannot queue a response in the middle of a body: a
- * body declared too large by Content-Length is refused before any of it is
- * read (begin_batch); a chunked one that crosses the cap is read and dropped
- * (nothing is kept) so it still gets its 413, up to DISCARD_FACTOR times the
- * cap, past which the connection is closed without an answer. */
-static enum MHD_Result
-upload(struct tlm__http_server *s, struct request *rq, const char *data,
-    size_t *size)
-{
-    size_t n = *size;
-    *size = 0;
-    if (rq->fault)
-        return MHD_YES; /* discard: the answer does not depend on it */
-    if (!rq->too_large && append(rq, data, n, s->opt.max_body_bytes))
-        return MHD_YES;
-    if (!rq->too_large) {
-        rq->too_large = true;
-        free(rq->body);
-        rq->body = NULL;
-        rq->cap = 0;
-    }
-    rq->len += n;
-    if (rq->len / DISCARD_FACTOR > s->opt.max_body_bytes)
-        return MHD_NO;
-    return MHD_YES;
+            c, MHD_HTTP_SERVICE_UNAVAILABLE, "database: not answering");
+    return tlm__http_reply(c, MHD_HTTP_OK, strdup("{\"status\":\"ready\"}"));
 }
 
 static enum MHD_Result
-finish_batch(
-    struct tlm__http_server *s, struct MHD_Connection *c, struct request *rq)
+serve_metrics(struct tlm__http_server *s, struct MHD_Connection *c)
 {
-    char *resp = NULL;
-    char retry[24];
-    int status;
-    struct tlm__ingest_limits lim = {s->opt.max_inflated_bytes};
-
-    if (rq->too_large)
-        return too_large(c);
-    if (rq->fault) {
-        if (s->opt.fault_retry_after < 0)
-            return tlm__http_error(
-                c, (unsigned)s->opt.fault_status, "injected fault (--fault)");
-        snprintf(retry, sizeof(retry), "%ld", s->opt.fault_retry_after);
-        return queue(c, (unsigned)s->opt.fault_status,
-            tlm__json_error_body("injected fault (--fault)"),
-            MHD_HTTP_HEADER_RETRY_AFTER, retry);
-    }
-    status = tlm__ingest_body(
-        s->opt.store, rq->body, rq->len, rq->enc, &lim, tlm__now_ms(), &resp);
-    return tlm__http_reply(c, (unsigned)status, resp);
+    char *text;
+    atomic_store(
+        &s->metrics.write_queue_depth, tlm__write_queue_depth(&s->write_queue));
+    text = tlm__metrics_render(&s->metrics);
+    return queue_typed(c, MHD_HTTP_OK, text,
+        "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
 static enum MHD_Result
@@ -292,30 +185,108 @@ begin(struct tlm__http_server *s, struct MHD_Connection *c, const char *url,
     if (route == ROUTE_NONE && allow == NULL)
         return tlm__http_error(c, MHD_HTTP_NOT_FOUND, "no such route");
     if (route == ROUTE_NONE)
-        return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+        return tlm__http_queue(c, MHD_HTTP_METHOD_NOT_ALLOWED,
             tlm__json_error_body("method not allowed"), MHD_HTTP_HEADER_ALLOW,
             allow);
     if (route == ROUTE_BATCH)
-        return begin_batch(s, c, con_cls);
-    struct request *rq = calloc(1, sizeof(*rq));
+        return tlm__batch_begin(s, c, con_cls);
+    struct tlm__http_request *rq = calloc(1, sizeof(*rq));
     if (rq == NULL)
         return MHD_NO;
     rq->route = route;
     *con_cls = rq;
+    atomic_fetch_add(&s->in_flight, 1);
     return MHD_YES;
 }
 
 static enum MHD_Result
-finish(struct tlm__http_server *s, struct MHD_Connection *c, struct request *rq)
+finish(struct tlm__http_server *s, struct MHD_Connection *c,
+    struct tlm__http_request *rq)
 {
     switch (rq->route) {
     case ROUTE_BATCH:
-        return finish_batch(s, c, rq);
+        return tlm__batch_finish(s, c, rq);
     case ROUTE_HEALTHZ:
         return tlm__http_reply(c, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}"));
+    case ROUTE_READYZ:
+        return serve_readyz(s, c);
+    case ROUTE_METRICS:
+        return serve_metrics(s, c);
     default:
         return serve_admin(s, c, rq->route);
     }
+}
+
+/* The route a request is counted under, whatever its method. */
+static enum route
+metric_route(const char *url)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(url, routes[i].path) == 0)
+            return routes[i].route;
+    }
+    return ROUTE_NONE;
+}
+
+static void
+client_address(struct MHD_Connection *c, char *buf, size_t size)
+{
+    const union MHD_ConnectionInfo *ci
+        = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    snprintf(buf, size, "?");
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET,
+            &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+            (socklen_t)size);
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6,
+            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+            (socklen_t)size);
+}
+
+/* Counts an answered request and logs it: debug for every request, warn
+ * for refusals that signal load (429, 503), error for 5xx. */
+static void
+account(struct tlm__http_server *s, struct MHD_Connection *c,
+    const char *method, const char *url, unsigned status)
+{
+    enum tlm__log_level level = TLM_LOG_DEBUG;
+    char addr[INET6_ADDRSTRLEN + 1];
+    tlm__metrics_request(
+        &s->metrics, (enum tlm__metrics_route)metric_route(url), status);
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS
+        || status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        level = TLM_LOG_WARN;
+    else if (status >= 500)
+        level = TLM_LOG_ERROR;
+    if (!tlm__log_enabled(s->opt.log, level))
+        return;
+    client_address(c, addr, sizeof(addr));
+    struct tlm__log_field f[] = {
+        {"method", method, 0},
+        {"path", url, 0},
+        {"status", NULL, status},
+        {"remote", addr, 0},
+    };
+    tlm__log_write(s->opt.log, level, "request", f, sizeof(f) / sizeof(f[0]));
+}
+
+static enum MHD_Result
+dispatch(struct tlm__http_server *s, struct MHD_Connection *c, const char *url,
+    const char *method, const char *upload_data, size_t *upload_data_size,
+    void **con_cls)
+{
+    struct tlm__http_request *rq = *con_cls;
+    if (rq == NULL)
+        return begin(s, c, url, method, con_cls);
+    if (*upload_data_size > 0 && rq->route != ROUTE_BATCH) {
+        *upload_data_size = 0; /* GET routes ignore any body */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0)
+        return tlm__batch_upload(s, rq, upload_data, upload_data_size);
+    return finish(s, c, rq);
 }
 
 static enum MHD_Result
@@ -324,32 +295,47 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
     struct tlm__http_server *s = cls;
-    struct request *rq = *con_cls;
+    enum MHD_Result rc;
     (void)version;
-    if (rq == NULL)
-        return begin(s, c, url, method, con_cls);
-    if (*upload_data_size > 0 && rq->route != ROUTE_BATCH) {
-        *upload_data_size = 0; /* GET routes ignore any body */
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0)
-        return upload(s, rq, upload_data, upload_data_size);
-    return finish(s, c, rq);
+    queued_status = 0;
+    rc = dispatch(s, c, url, method, upload_data, upload_data_size, con_cls);
+    if (queued_status != 0)
+        account(s, c, method, url, queued_status);
+    return rc;
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-    struct request *rq = *con_cls;
-    (void)cls;
+    struct tlm__http_server *s = cls;
+    struct tlm__http_request *rq = *con_cls;
     (void)c;
     (void)toe;
     if (rq != NULL) {
         free(rq->body);
         free(rq);
         *con_cls = NULL;
+        atomic_fetch_sub(&s->in_flight, 1);
     }
+}
+
+/* libmicrohttpd's own messages (refused connections, protocol errors) as
+ * structured log lines. */
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct tlm__http_server *s = cls;
+    char msg[512];
+    size_t n;
+    if (!tlm__log_enabled(s->opt.log, TLM_LOG_WARN))
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    struct tlm__log_field f[] = {{"source", "libmicrohttpd", 0}};
+    tlm__log_write(s->opt.log, TLM_LOG_WARN, msg, f, 1);
 }
 
 /* Binds and listens on host:port, trying each resolved address in turn. */
@@ -412,27 +398,72 @@ bound_port(struct MHD_Daemon *d, int fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+static unsigned
+or_default(unsigned v, unsigned def)
+{
+    return v > 0 ? v : def;
+}
+
+static struct MHD_Daemon *
+start_daemon(struct tlm__http_server *s, int fd)
+{
+    const struct tlm__http_options *o = &s->opt;
+    unsigned flags
+        = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned threads = o->threads > 0 ? o->threads : 2;
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    /* The logger first, so that it also gets messages about the options. */
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        or_default(o->connection_timeout_s, DEFAULT_CONNECTION_TIMEOUT_S),
+        MHD_OPTION_CONNECTION_LIMIT,
+        or_default(o->max_connections, DEFAULT_MAX_CONNECTIONS),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        o->max_header_bytes > 0 ? o->max_header_bytes
+                                : (size_t)DEFAULT_MAX_HEADER_BYTES,
+        MHD_OPTION_END);
+}
+
+static void
+server_free(struct tlm__http_server *s)
+{
+    tlm__ratelimit_free(s->ratelimit);
+    free(s);
+}
+
 int
 tlm__http_start(const struct tlm__http_options *o,
     struct tlm__http_server **out, char *err, size_t err_size)
 {
     struct tlm__http_server *s = calloc(1, sizeof(*s));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned threads = o->threads > 0 ? o->threads : 2;
     int fd = -1;
     *out = NULL;
     if (s == NULL)
         return -1;
     s->opt = *o;
+    s->opt.rate_rules = NULL; /* copied into the limiter, not kept */
+    s->quiesced_fd = -1;
     atomic_init(&s->faults_left, o->fault_status != 0 ? o->fault_count : 0);
+    atomic_init(&s->in_flight, 0);
+    tlm__metrics_init(&s->metrics);
+    tlm__write_queue_init(&s->write_queue,
+        o->max_write_queue < 0 ? 2 * (long)threads : o->max_write_queue);
+    if (o->rate_rules != NULL) {
+        if (tlm__ratelimit_new(o->rate_rules, o->auth.n_api_keys, &s->ratelimit)
+            != 0) {
+            snprintf(err, err_size, "out of memory");
+            goto fail;
+        }
+    }
     if (listen_socket(o->host, o->port, &fd, err, err_size) != 0)
         goto fail;
-    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-        flags |= MHD_USE_EPOLL;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(o->threads > 0 ? o->threads : 2),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    s->daemon = start_daemon(s, fd);
     if (s->daemon == NULL) {
         snprintf(err, err_size, "cannot start the HTTP daemon on %s:%u",
             o->host, (unsigned)o->port);
@@ -443,7 +474,7 @@ tlm__http_start(const struct tlm__http_options *o,
     *out = s;
     return 0;
 fail:
-    free(s);
+    server_free(s);
     return -1;
 }
 
@@ -453,12 +484,46 @@ tlm__http_port(const struct tlm__http_server *s)
     return s->port;
 }
 
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+unsigned long
+tlm__http_drain(struct tlm__http_server *s, unsigned timeout_ms)
+{
+    unsigned long left;
+    long waited = 0;
+    if (s == NULL)
+        return 0;
+    if (s->quiesced_fd < 0) {
+        int fd = MHD_quiesce_daemon(s->daemon);
+        s->quiesced_fd = fd;
+        /* Nobody connects any more: new clients get "connection refused"
+         * and retry against another instance. */
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+    left = atomic_load(&s->in_flight);
+    while (left > 0 && waited < (long)timeout_ms) {
+        sleep_ms(10);
+        waited += 10;
+        left = atomic_load(&s->in_flight);
+    }
+    return left;
+}
+
 void
 tlm__http_stop(struct tlm__http_server *s)
 {
     if (s == NULL)
         return;
-    /* With MHD_OPTION_LISTEN_SOCKET the daemon closes the socket itself. */
+    /* With MHD_OPTION_LISTEN_SOCKET the daemon closes the socket itself,
+     * unless quiesce handed it back to us. */
     MHD_stop_daemon(s->daemon);
-    free(s);
+    if (s->quiesced_fd >= 0)
+        close(s->quiesced_fd);
+    server_free(s);
 }

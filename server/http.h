@@ -1,11 +1,14 @@
 /* The HTTP front: the libmicrohttpd daemon (thread pool + epoll), routing,
- * authentication, request-body accumulation under a hard cap and fault
- * injection. Must never hold more than max_body_bytes of one request body
- * and never call the store for a request that failed authentication. */
+ * authentication, connection limits, rate limiting, the bounded write queue,
+ * metrics, request logs, draining and fault injection. Must never hold more
+ * than max_body_bytes of one request body and never call the store for a
+ * request that failed authentication. */
 #ifndef TLM_SERVER_HTTP_H
 #define TLM_SERVER_HTTP_H
 
 #include "auth.h"
+#include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 
 #include <microhttpd.h>
@@ -18,11 +21,30 @@ struct tlm__http_options {
     unsigned threads;
     size_t max_body_bytes;
     size_t max_inflated_bytes;
+    /* Per-event and per-batch limits; 0 takes ingest.h's defaults, a
+     * negative time window disables that check. */
+    size_t max_event_bytes;
+    size_t max_batch_events;
+    int64_t max_future_ms;
+    int64_t max_age_ms;
+    /* Connection limits; 0 takes the default named. */
+    size_t max_header_bytes; /* per-connection memory: 32 KiB */
+    unsigned max_connections; /* 1000 in all */
+    unsigned connection_timeout_s; /* 30 s idle */
+    unsigned max_connections_per_ip; /* 0 here means no cap */
+    /* rate_rules[i] limits api key i; NULL: no rate limit. Copied. */
+    const struct tlm__rate_rule *rate_rules;
+    long max_write_queue; /* batches waiting for the store; <0: 2 x threads */
+    struct tlm__log *log; /* borrowed; NULL: no logs */
     struct tlm__auth auth;
     struct tlm__store *store; /* borrowed; must outlive the server */
     int fault_status; /* 0: none */
     unsigned long fault_count;
     long fault_retry_after; /* -1: no Retry-After */
+    /* Tests only: called by a batch holding its write-queue place, just
+     * before its store write (a stand-in for a slow disk). */
+    void (*test_store_hook)(void *ctx);
+    void *test_store_ctx;
 };
 
 struct tlm__http_server;
@@ -35,7 +57,12 @@ int tlm__http_start(const struct tlm__http_options *o,
 /* The port actually bound (the real one when 0 was asked for). */
 uint16_t tlm__http_port(const struct tlm__http_server *s);
 
-/* Stops accepting, finishes in-flight requests' threads and frees s. */
+/* Stops accepting new connections (MHD_quiesce_daemon) and waits until no
+ * request is in flight or timeout_ms passed. Returns the number of
+ * requests still in flight (0: drained). Call at most once, then stop. */
+unsigned long tlm__http_drain(struct tlm__http_server *s, unsigned timeout_ms);
+
+/* Stops serving (closing any remaining connection) and frees s. */
 void tlm__http_stop(struct tlm__http_server *s);
 
 /* Queues a JSON response, taking ownership of body (malloc'ed; NULL makes

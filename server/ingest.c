@@ -7,10 +7,12 @@
 #include "json_scan.h"
 #include "json_util.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_HEADER_STRING 256
 
@@ -44,7 +46,30 @@ struct work {
     bool in_arena;
     struct tlm__store_batch batch;
     struct rejection *rejected;
+    struct tlm__ingest_policy lim; /* resolved: no zero member left */
 };
+
+static const struct tlm__ingest_hooks no_hooks;
+
+/* Copies l (NULL: all defaults) with every zero member defaulted. */
+static struct tlm__ingest_policy
+resolve_policy(const struct tlm__ingest_policy *l)
+{
+    struct tlm__ingest_policy r = {0};
+    if (l != NULL)
+        r = *l;
+    if (r.max_event_bytes == 0)
+        r.max_event_bytes = TLM_INGEST_DEFAULT_MAX_EVENT;
+    if (r.max_batch_events == 0)
+        r.max_batch_events = TLM_INGEST_DEFAULT_MAX_EVENTS;
+    if (r.max_future_ms == 0)
+        r.max_future_ms = TLM_INGEST_DEFAULT_MAX_FUTURE_MS;
+    if (r.max_age_ms == 0)
+        r.max_age_ms = TLM_INGEST_DEFAULT_MAX_AGE_MS;
+    if (r.hooks == NULL)
+        r.hooks = &no_hooks;
+    return r;
+}
 
 static void
 work_free(struct work *w)
@@ -169,11 +194,46 @@ echo_id(const cJSON *item)
     return id->valuestring;
 }
 
+/* The timestamp against the window around the arrival time: an event from
+ * far ahead is a broken clock, one older than retention would be purged at
+ * once and could only skew analytics of the past. */
+static int
+check_time(const struct work *w, const struct tlm__event *ev, const cJSON *tree,
+    struct rejection *r)
+{
+    int64_t now = w->batch.received_ms;
+    if (w->lim.max_future_ms > 0 && ev->ts_ms > now
+        && ev->ts_ms - now > w->lim.max_future_ms) {
+        snprintf(r->reason, sizeof(r->reason),
+            "timestamp: more than %" PRId64
+            " s in the future (max_future_seconds)",
+            w->lim.max_future_ms / 1000);
+        r->id = echo_id(tree);
+        return -1;
+    }
+    if (w->lim.max_age_ms > 0 && ev->ts_ms < now
+        && now - ev->ts_ms > w->lim.max_age_ms) {
+        snprintf(r->reason, sizeof(r->reason),
+            "timestamp: older than the %" PRId64
+            "-day retention (retention_days)",
+            w->lim.max_age_ms / (24 * 3600 * 1000));
+        r->id = echo_id(tree);
+        return -1;
+    }
+    return 0;
+}
+
 /* Decodes and validates element i on its own; 0 when valid. */
 static int
 check_one(struct work *w, size_t i, struct tlm__event *ev, struct rejection *r)
 {
     const struct tlm__json_elem *el = &w->scan.elems[i];
+    if (el->len > w->lim.max_event_bytes) {
+        snprintf(r->reason, sizeof(r->reason),
+            "event: larger than the %zu-byte limit (max_event_bytes)",
+            w->lim.max_event_bytes);
+        return -1;
+    }
     if (el->bad_text) {
         snprintf(r->reason, sizeof(r->reason),
             "event: string with invalid UTF-8 or an unpaired surrogate");
@@ -194,7 +254,7 @@ check_one(struct work *w, size_t i, struct tlm__event *ev, struct rejection *r)
         r->id = echo_id(w->trees[i]);
         return -1;
     }
-    return 0;
+    return check_time(w, ev, w->trees[i], r);
 }
 
 /* Validates every element, splitting them into store rows and bad rows.
@@ -278,7 +338,10 @@ scan_body(struct work *w, const char *json, size_t len, char **response)
     case TLM_JSON_SCAN_NOT_OBJECT:
         return reply(response, 400, "body: expected a JSON object");
     case TLM_JSON_SCAN_TOO_DEEP:
-        return reply(response, 400, "body: JSON nested deeper than 32 levels");
+        snprintf(err, sizeof(err),
+            "body: JSON nested deeper than %d levels (max_depth)",
+            TLM_JSON_SCAN_MAX_DEPTH);
+        return reply(response, 400, err);
     case TLM_JSON_SCAN_MALFORMED:
         snprintf(err, sizeof(err), "body: malformed JSON at byte %zu",
             w->scan.error_offset);
@@ -288,9 +351,64 @@ scan_body(struct work *w, const char *json, size_t len, char **response)
     }
 }
 
+static double
+seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec)
+        + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The store write, inside the hooks' admission (the bounded write queue). */
+static int
+store(struct tlm__store *st, struct work *w, size_t *accepted,
+    size_t *duplicates, char **response)
+{
+    const struct tlm__ingest_hooks *h = w->lim.hooks;
+    char msg[128] = "";
+    struct timespec t0;
+    int status, rc;
+    if (h->store_enter != NULL) {
+        status = h->store_enter(h->ctx, msg, sizeof(msg));
+        if (status != 0)
+            return reply(response, status, msg);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = tlm__store_insert_batch(st, &w->batch, accepted, duplicates);
+    if (h->store_leave != NULL)
+        h->store_leave(h->ctx, seconds_since(&t0));
+    if (rc != 0)
+        return reply(response, 500, "storage failure");
+    return 0;
+}
+
+/* Refuses a batch with more elements than the limit, or that a hook does
+ * not admit (rate limiting); 0 otherwise. */
+static int
+admit(struct work *w, char **response)
+{
+    const struct tlm__ingest_hooks *h = w->lim.hooks;
+    char msg[128] = "";
+    int status;
+    if (w->scan.n_elems > w->lim.max_batch_events) {
+        snprintf(msg, sizeof(msg),
+            "events: more than %zu events in one batch (max_batch_events)",
+            w->lim.max_batch_events);
+        return reply(response, 413, msg);
+    }
+    if (h->admit == NULL)
+        return 0;
+    status = h->admit(h->ctx, w->scan.n_elems, msg, sizeof(msg));
+    if (status != 0)
+        return reply(response, status, msg);
+    return 0;
+}
+
 int
-tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
-    int64_t received_ms, char **response)
+tlm__ingest_json_with(struct tlm__store *st, const char *json, size_t len,
+    const struct tlm__ingest_policy *policy, int64_t received_ms,
+    char **response)
 {
     struct work w;
     const struct tlm__json_slice *events;
@@ -300,6 +418,7 @@ tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
 
     memset(&w, 0, sizeof(w));
     *response = NULL;
+    w.lim = resolve_policy(policy);
     w.batch.received_ms = received_ms;
     status = scan_body(&w, json, len, response);
     if (status != 0)
@@ -313,21 +432,33 @@ tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
         status = reply(response, 400, err);
         goto out;
     }
+    status = admit(&w, response);
+    if (status != 0)
+        goto out;
     w.batch.meta.event_count = w.scan.n_elems;
     if (alloc_rows(&w, w.scan.n_elems) != 0) {
         status = reply(response, 500, "out of memory");
         goto out;
     }
     classify(&w);
-    if (tlm__store_insert_batch(st, &w.batch, &accepted, &duplicates) != 0) {
-        status = reply(response, 500, "storage failure");
+    status = store(st, &w, &accepted, &duplicates, response);
+    if (status != 0)
         goto out;
-    }
     status = 200;
     *response = receipt(&w, accepted, duplicates);
+    if (w.lim.hooks->stored != NULL)
+        w.lim.hooks->stored(
+            w.lim.hooks->ctx, accepted, duplicates, w.batch.n_bad);
 out:
     work_free(&w);
     return status;
+}
+
+int
+tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
+    int64_t received_ms, char **response)
+{
+    return tlm__ingest_json_with(st, json, len, NULL, received_ms, response);
 }
 
 int
@@ -335,23 +466,44 @@ tlm__ingest_body(struct tlm__store *st, const void *body, size_t len,
     enum tlm__encoding enc, const struct tlm__ingest_limits *limits,
     int64_t received_ms, char **response)
 {
+    return tlm__ingest_body_with(
+        st, body, len, enc, limits, NULL, received_ms, response);
+}
+
+int
+tlm__ingest_body_with(struct tlm__store *st, const void *body, size_t len,
+    enum tlm__encoding enc, const struct tlm__ingest_limits *limits,
+    const struct tlm__ingest_policy *policy, int64_t received_ms,
+    char **response)
+{
+    struct tlm__ingest_policy lim = resolve_policy(policy);
+    size_t cap = limits != NULL && limits->max_inflated_bytes > 0
+        ? limits->max_inflated_bytes
+        : TLM_INGEST_DEFAULT_MAX_INFLATED;
     char *json = NULL;
     size_t json_len = 0;
+    char msg[128];
     int status;
 
     *response = NULL;
-    switch (tlm__inflate_capped(
-        body, len, enc, limits->max_inflated_bytes, &json, &json_len)) {
+    switch (tlm__inflate_capped(body, len, enc, cap, &json, &json_len)) {
     case TLM_DECODE_OK:
         break;
     case TLM_DECODE_TOO_LARGE:
-        return reply(response, 413, "body: larger than the inflated limit");
+        snprintf(msg, sizeof(msg),
+            "body: larger than the %zu-byte inflated limit "
+            "(max_inflated_bytes)",
+            cap);
+        return reply(response, 413, msg);
     case TLM_DECODE_MALFORMED:
         return reply(response, 400, "body: malformed gzip stream");
     default:
         return reply(response, 500, "out of memory");
     }
-    status = tlm__ingest_json(st, json, json_len, received_ms, response);
+    if (lim.hooks->decoded != NULL)
+        lim.hooks->decoded(lim.hooks->ctx, json_len);
+    status = tlm__ingest_json_with(
+        st, json, json_len, &lim, received_ms, response);
     free(json);
     return status;
 }

@@ -11,19 +11,67 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tlm__ingest_limits {
-    size_t max_inflated_bytes;
+#define TLM_INGEST_DEFAULT_MAX_INFLATED (8u * 1024u * 1024u)
+#define TLM_INGEST_DEFAULT_MAX_EVENT (64u * 1024u)
+#define TLM_INGEST_DEFAULT_MAX_EVENTS 1000u
+#define TLM_INGEST_DEFAULT_MAX_FUTURE_MS (24LL * 3600 * 1000)
+#define TLM_INGEST_DEFAULT_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
+
+/* Calls out of a batch's processing, all optional (NULL members are
+ * skipped) and all made on the calling thread. A refusing hook returns an
+ * HTTP status and writes the error message; nothing of the batch is then
+ * stored. */
+struct tlm__ingest_hooks {
+    void *ctx;
+    /* The body decoded to bytes (after inflating). */
+    void (*decoded)(void *ctx, size_t bytes);
+    /* The body scanned: n_events elements in events. 0 or a status. */
+    int (*admit)(void *ctx, size_t n_events, char *msg, size_t msg_size);
+    /* Just before the store write. 0 or a status. */
+    int (*store_enter)(void *ctx, char *msg, size_t msg_size);
+    /* After the write store_enter admitted, ok or not, with its time. */
+    void (*store_leave)(void *ctx, double seconds);
+    /* The receipt's counts of a batch answered 200. */
+    void (*stored)(
+        void *ctx, size_t accepted, size_t duplicates, size_t rejected);
 };
 
-/* Processes one wire body. Returns the HTTP status (200, 400, 413, 500) and
- * sets *response to the malloc'ed JSON body for it (receipt or
+struct tlm__ingest_limits {
+    size_t max_inflated_bytes; /* 0: TLM_INGEST_DEFAULT_MAX_INFLATED */
+};
+
+/* Per-event and per-batch rules. Zero members take the defaults above; a
+ * negative time window disables that check. */
+struct tlm__ingest_policy {
+    size_t max_event_bytes; /* an element of events larger: rejected alone */
+    size_t max_batch_events; /* more elements: the batch is a 413 */
+    int64_t max_future_ms; /* timestamp later than received + this */
+    int64_t max_age_ms; /* timestamp earlier than received - this */
+    const struct tlm__ingest_hooks *hooks; /* NULL: none */
+};
+
+/* Processes one wire body with the default policy. Returns the HTTP status
+ * (200, 400, 413, 500, or one a hook chose) and sets *response to the malloc'ed
+ * JSON body for it (receipt or
  * {"error": ...}; NULL only when out of memory). */
 int tlm__ingest_body(struct tlm__store *st, const void *body, size_t len,
     enum tlm__encoding enc, const struct tlm__ingest_limits *limits,
     int64_t received_ms, char **response);
 
-/* Same, for an already decoded JSON text of len bytes. */
+/* Same, for an already decoded JSON text of len bytes, with the default
+ * limits and no hooks. */
 int tlm__ingest_json(struct tlm__store *st, const char *json, size_t len,
     int64_t received_ms, char **response);
+
+/* tlm__ingest_body with an explicit policy (NULL: defaults). */
+int tlm__ingest_body_with(struct tlm__store *st, const void *body, size_t len,
+    enum tlm__encoding enc, const struct tlm__ingest_limits *limits,
+    const struct tlm__ingest_policy *policy, int64_t received_ms,
+    char **response);
+
+/* tlm__ingest_json with an explicit policy (NULL: defaults). */
+int tlm__ingest_json_with(struct tlm__store *st, const char *json, size_t len,
+    const struct tlm__ingest_policy *policy, int64_t received_ms,
+    char **response);
 
 #endif

@@ -1,9 +1,11 @@
-/* telemetry-server entry point: options, store, HTTP daemon, the "listening
- * on" line, and an orderly stop on SIGINT/SIGTERM. Must never exit with a
- * zero status after a failed start, nor leave the database open on stop. */
+/* telemetry-server entry point: options, logs, store, HTTP daemon, the
+ * "listening on" line, SIGHUP log reopening and a draining stop on
+ * SIGINT/SIGTERM. Must never exit with a zero status after a failed start,
+ * nor leave the database open or a request unanswered on a clean stop. */
 #include "config.h"
 #include "http.h"
 #include "json_arena.h"
+#include "log.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -24,28 +26,51 @@ write_port_file(const char *path, uint16_t port)
     return ok ? 0 : -1;
 }
 
-/* Blocks SIGINT/SIGTERM in every thread (MHD's inherit the mask) so that
- * only sigwait() in main receives them. */
+/* Blocks SIGINT/SIGTERM/SIGHUP in every thread (MHD's inherit the mask) so
+ * that only sigwait() in main receives them. */
 static void
 block_signals(sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
 static void
+fill_limits(struct tlm__http_options *h, const struct tlm__server_config *c)
+{
+    h->max_body_bytes = c->max_body_bytes;
+    h->max_inflated_bytes = c->max_inflated_bytes;
+    h->max_event_bytes = c->max_event_bytes;
+    h->max_batch_events = c->max_batch_events;
+    /* 0 disables a window in the config, a negative value in ingest. */
+    h->max_future_ms
+        = c->max_future_s > 0 ? (int64_t)c->max_future_s * 1000 : -1;
+    h->max_age_ms = c->retention_days > 0
+        ? (int64_t)c->retention_days * 24 * 3600 * 1000
+        : -1;
+    h->max_header_bytes = c->max_header_bytes;
+    h->max_connections = c->max_connections;
+    h->connection_timeout_s = c->connection_timeout_s;
+    h->max_connections_per_ip = c->max_connections_per_ip;
+    h->max_write_queue = c->max_write_queue;
+}
+
+static void
 fill_http_options(struct tlm__http_options *h,
-    const struct tlm__server_config *c, struct tlm__store *st)
+    const struct tlm__server_config *c, struct tlm__store *st,
+    const struct tlm__rate_rule *rules, struct tlm__log *lg)
 {
     memset(h, 0, sizeof(*h));
     h->host = c->host;
     h->port = c->port;
     h->threads = c->threads;
-    h->max_body_bytes = c->max_body_bytes;
-    h->max_inflated_bytes = c->max_inflated_bytes;
+    fill_limits(h, c);
+    h->rate_rules = rules;
+    h->log = lg;
     h->auth.api_keys = c->api_keys;
     h->auth.n_api_keys = c->n_api_keys;
     h->auth.admin_token = c->admin_token;
@@ -55,13 +80,76 @@ fill_http_options(struct tlm__http_options *h,
     h->fault_retry_after = c->fault_retry_after;
 }
 
+/* One rule per API key from its tier; NULL (no limiting) when no key has
+ * a limited tier, or when out of memory (reported by *failed). */
+static struct tlm__rate_rule *
+key_rules(const struct tlm__server_config *c, int *failed)
+{
+    struct tlm__rate_rule *r;
+    int limited = 0;
+    *failed = 0;
+    for (size_t i = 0; i < c->n_api_keys; i++)
+        limited |= tlm__rate_for_key(c, i).events_per_second > 0;
+    if (!limited)
+        return NULL;
+    r = calloc(c->n_api_keys, sizeof(*r));
+    if (r == NULL) {
+        *failed = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < c->n_api_keys; i++)
+        r[i] = tlm__rate_for_key(c, i);
+    return r;
+}
+
 static void
-announce(const struct tlm__server_config *c, uint16_t port)
+announce(const struct tlm__server_config *c, uint16_t port, struct tlm__log *lg)
 {
     int v6 = strchr(c->host, ':') != NULL;
     printf("telemetry-server: listening on http://%s%s%s:%u\n", v6 ? "[" : "",
         c->host, v6 ? "]" : "", (unsigned)port);
     fflush(stdout);
+    struct tlm__log_field f[] = {
+        {"host", c->host, 0},
+        {"port", NULL, port},
+        {"version", TLM_SERVER_VERSION, 0},
+    };
+    tlm__log_write(lg, TLM_LOG_INFO, "listening", f, 3);
+}
+
+/* Waits for SIGINT/SIGTERM, reopening the log file on each SIGHUP. */
+static int
+wait_for_stop(sigset_t *set, struct tlm__log *lg)
+{
+    int sig = 0;
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            return 0;
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (tlm__log_reopen(lg) != 0)
+            tlm__log_write(
+                lg, TLM_LOG_ERROR, "cannot reopen the log file", NULL, 0);
+        else
+            tlm__log_write(lg, TLM_LOG_INFO, "log file reopened", NULL, 0);
+    }
+}
+
+/* Stops taking connections, lets in-flight requests finish (each batch
+ * commits before it is answered) up to the drain timeout. */
+static void
+drain(struct tlm__http_server *http, const struct tlm__server_config *c,
+    int sig, struct tlm__log *lg)
+{
+    struct tlm__log_field f[] = {
+        {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM", 0},
+        {"timeout_s", NULL, c->drain_timeout_s},
+    };
+    tlm__log_write(lg, TLM_LOG_INFO, "draining", f, 2);
+    unsigned long left = tlm__http_drain(http, c->drain_timeout_s * 1000u);
+    struct tlm__log_field g[] = {{"abandoned_requests", NULL, (long long)left}};
+    tlm__log_write(
+        lg, left == 0 ? TLM_LOG_INFO : TLM_LOG_WARN, "drained", g, 1);
 }
 
 int
@@ -71,9 +159,11 @@ main(int argc, char **argv)
     struct tlm__http_options hopt;
     struct tlm__store *store = NULL;
     struct tlm__http_server *http = NULL;
+    struct tlm__log *lg = NULL;
+    struct tlm__rate_rule *rules = NULL;
     char err[512] = "";
     sigset_t set;
-    int sig = 0;
+    int sig, failed = 0;
     int rc = EXIT_FAILURE;
 
     switch (tlm__server_config_load(&cfg, argc, argv, err, sizeof(err))) {
@@ -85,15 +175,25 @@ main(int argc, char **argv)
     case TLM_CONFIG_RUN:
         break;
     }
+    if (tlm__log_open(cfg.log_file, cfg.log_level, &lg, err, sizeof(err))
+        != 0) {
+        fprintf(stderr, "telemetry-server: %s\n", err);
+        tlm__server_config_free(&cfg);
+        return 2;
+    }
     if (cfg.admin_token == NULL)
-        fprintf(stderr,
-            "telemetry-server: no admin token: /admin/ routes "
-            "will answer 401\n");
+        tlm__log_write(lg, TLM_LOG_WARN,
+            "no admin token: /admin/ routes will answer 401", NULL, 0);
     tlm__json_arena_install(); /* before any thread uses cJSON */
     block_signals(&set);
+    rules = key_rules(&cfg, &failed);
+    if (failed) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
     if (tlm__store_open(cfg.db_url, &store, err, sizeof(err)) != 0)
         goto out;
-    fill_http_options(&hopt, &cfg, store);
+    fill_http_options(&hopt, &cfg, store, rules, lg);
     if (tlm__http_start(&hopt, &http, err, sizeof(err)) != 0)
         goto out;
     if (cfg.port_file != NULL
@@ -102,17 +202,21 @@ main(int argc, char **argv)
             err, sizeof(err), "--port-file: cannot write %s", cfg.port_file);
         goto out;
     }
-    announce(&cfg, tlm__http_port(http));
-    while (sig != SIGINT && sig != SIGTERM) {
-        if (sigwait(&set, &sig) != 0)
-            break;
-    }
+    announce(&cfg, tlm__http_port(http), lg);
+    sig = wait_for_stop(&set, lg);
+    drain(http, &cfg, sig, lg);
     rc = EXIT_SUCCESS;
 out:
-    if (rc != EXIT_SUCCESS)
-        fprintf(stderr, "telemetry-server: %s\n", err);
+    if (rc != EXIT_SUCCESS) {
+        struct tlm__log_field f[] = {{"error", err, 0}};
+        tlm__log_write(lg, TLM_LOG_ERROR, "cannot start", f, 1);
+    }
     tlm__http_stop(http);
     tlm__store_close(store);
+    if (rc == EXIT_SUCCESS)
+        tlm__log_write(lg, TLM_LOG_INFO, "stopped", NULL, 0);
+    tlm__log_close(lg);
+    free(rules);
     tlm__server_config_free(&cfg);
     return rc;
 }

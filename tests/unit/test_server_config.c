@@ -83,6 +83,18 @@ static const struct {
     {"--threads", "0"},
     {"--admin-token", "has space"},
     {"--api-key", "a,,b"},
+    {"--max-event-bytes", "10"},
+    {"--max-batch-events", "0"},
+    {"--retention-days", "x"},
+    {"--max-header-bytes", "100"},
+    {"--max-connections", "0"},
+    {"--connection-timeout", "0"},
+    {"--max-connections-per-ip", "-1"},
+    {"--max-write-queue", "1e3"},
+    {"--drain-timeout", "99999"},
+    {"--rate-limit", "100"},
+    {"--rate-limit", "1:0"},
+    {"--log-level", "loud"},
 };
 
 START_TEST(config_bad_flag_named)
@@ -175,6 +187,97 @@ START_TEST(config_file_bad_value_names_key)
 }
 END_TEST
 
+START_TEST(config_ops_defaults)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.max_event_bytes, 65536);
+    ck_assert_uint_eq(c.max_batch_events, 1000);
+    ck_assert_uint_eq(c.max_future_s, 86400);
+    ck_assert_uint_eq(c.retention_days, 30);
+    ck_assert_uint_eq(c.max_header_bytes, 32768);
+    ck_assert_uint_eq(c.max_connections, 1000);
+    ck_assert_uint_eq(c.connection_timeout_s, 30);
+    ck_assert_uint_eq(c.max_connections_per_ip, 64);
+    ck_assert_int_eq(c.max_write_queue, -1);
+    ck_assert_int_eq(c.log_level, TLM_LOG_INFO);
+    ck_assert_ptr_null(c.log_file);
+    ck_assert_uint_eq(c.drain_timeout_s, 10);
+    ck_assert(tlm__rate_for_key(&c, 0).events_per_second == 0);
+    tlm__server_config_free(&c);
+}
+END_TEST
+
+START_TEST(config_ops_flags_override_file)
+{
+    struct tlm__server_config c;
+    char err[256];
+    write_file("{\"server\": {\"api_keys\": [\"k\"], \"max_batch_events\": 5, "
+               "\"retention_days\": 7, \"connection_timeout_seconds\": 5, "
+               "\"log_level\": \"debug\", \"log_file\": \"/tmp/f.log\", "
+               "\"rate_limits\": {\"default\": {\"events_per_second\": 10, "
+               "\"burst\": 20}, \"free\": {\"events_per_second\": 1}}}}");
+    char *a[] = {"telemetry-server", "--config", path, NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.max_batch_events, 5);
+    ck_assert_uint_eq(c.retention_days, 7);
+    ck_assert_uint_eq(c.connection_timeout_s, 5);
+    ck_assert_int_eq(c.log_level, TLM_LOG_DEBUG);
+    ck_assert_str_eq(c.log_file, "/tmp/f.log");
+    ck_assert_uint_eq(c.n_tiers, 2);
+    ck_assert(tlm__rate_for_key(&c, 0).events_per_second == 10);
+    ck_assert(tlm__rate_for_key(&c, 0).burst == 20);
+    tlm__server_config_free(&c);
+
+    char *b[] = {"telemetry-server", "--config", path, "--max-batch-events",
+        "9", "--rate-limit", "100:300", "--log-level", "warn",
+        "--max-write-queue", "0", "--retention-days", "0", NULL};
+    ck_assert_int_eq(load(&c, err, sizeof(err), b), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.max_batch_events, 9);
+    ck_assert(tlm__rate_for_key(&c, 0).events_per_second == 100);
+    ck_assert(tlm__rate_for_key(&c, 0).burst == 300);
+    ck_assert_int_eq(c.log_level, TLM_LOG_WARN);
+    ck_assert_int_eq(c.max_write_queue, 0);
+    ck_assert_uint_eq(c.retention_days, 0);
+    tlm__server_config_free(&c);
+}
+END_TEST
+
+START_TEST(config_ops_file_bad_values_named)
+{
+    static const struct {
+        const char *doc;
+        const char *key;
+    } cases[] = {
+        {"{\"server\": {\"max_connections\": -1}}", "server.max_connections"},
+        {"{\"server\": {\"max_event_bytes\": 1.5}}", "server.max_event_bytes"},
+        {"{\"server\": {\"log_level\": \"loud\"}}", "server.log_level"},
+        {"{\"server\": {\"log_file\": 3}}", "server.log_file"},
+        {"{\"server\": {\"rate_limits\": []}}", "server.rate_limits"},
+        {"{\"server\": {\"rate_limits\": {\"free\": {\"burst\": 3}}}}",
+            "server.rate_limits.free"},
+        {"{\"server\": {\"rate_limits\": {\"free\": {\"events_per_second\": "
+         "-2}}}}",
+            "server.rate_limits.free"},
+        {"{\"server\": {\"rate_limits\": {\"a b\": {\"events_per_second\": "
+         "2}}}}",
+            "server.rate_limits.a b"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tlm__server_config c;
+        char err[256];
+        char *a[]
+            = {"telemetry-server", "--api-key", "k", "--config", path, NULL};
+        write_file(cases[i].doc);
+        ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_ERROR);
+        ck_assert_msg(
+            strstr(err, cases[i].key) != NULL, "%s: %s", cases[i].doc, err);
+    }
+}
+END_TEST
+
 START_TEST(config_file_unknown_keys_tolerated)
 {
     struct tlm__server_config c;
@@ -205,6 +308,9 @@ suite(void)
     tcase_add_test(tc, config_precedence_flags_env_file);
     tcase_add_test(tc, config_file_bad_value_names_key);
     tcase_add_test(tc, config_file_unknown_keys_tolerated);
+    tcase_add_test(tc, config_ops_defaults);
+    tcase_add_test(tc, config_ops_flags_override_file);
+    tcase_add_test(tc, config_ops_file_bad_values_named);
     suite_add_tcase(s, tc);
     return s;
 }

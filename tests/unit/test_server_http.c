@@ -32,6 +32,9 @@ start(int fault_status, unsigned long fault_count, long retry_after)
         .threads = 2,
         .max_body_bytes = 4096,
         .max_inflated_bytes = 65536,
+        .max_future_ms = -1, /* the fixed timestamps below stay valid */
+        .max_age_ms = -1,
+        .max_write_queue = -1,
         .auth = {keys, 1, "admin-token"},
         .store = store,
         .fault_status = fault_status,

@@ -16,6 +16,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* Arrival time of every batch: just after the events' timestamps, so the
+ * timestamp window (24 h ahead, 30 days back) admits them. */
+#define RECEIVED_MS 1796414463000LL /* 2026-12-04T20:01:03Z */
+
 static char dir[64];
 static char db_path[128];
 static struct tlm__store *store;
@@ -93,8 +97,8 @@ ingest_text(const char *text, cJSON **resp)
 {
     char *out = NULL;
     struct tlm__ingest_limits lim = {8u << 20};
-    int status = tlm__ingest_body(
-        store, text, strlen(text), TLM_ENCODING_IDENTITY, &lim, 1000, &out);
+    int status = tlm__ingest_body(store, text, strlen(text),
+        TLM_ENCODING_IDENTITY, &lim, RECEIVED_MS, &out);
     ck_assert_ptr_nonnull(out);
     *resp = cJSON_Parse(out);
     ck_assert_ptr_nonnull(*resp);
@@ -284,8 +288,8 @@ START_TEST(ingest_gzip_decoded)
     unsigned char *gz = gzip_bytes(text, strlen(text), &glen);
     struct tlm__ingest_limits lim = {8u << 20};
     char *out = NULL;
-    ck_assert_int_eq(
-        tlm__ingest_body(store, gz, glen, TLM_ENCODING_GZIP, &lim, 1000, &out),
+    ck_assert_int_eq(tlm__ingest_body(store, gz, glen, TLM_ENCODING_GZIP, &lim,
+                         RECEIVED_MS, &out),
         200);
     ck_assert_ptr_nonnull(strstr(out, "\"accepted\":50"));
     free(out);
@@ -358,8 +362,8 @@ START_TEST(ingest_gzip_bomb_hits_cap)
 
     struct tlm__ingest_limits lim = {8u << 20};
     char *resp = NULL;
-    ck_assert_int_eq(
-        tlm__ingest_body(store, gz, glen, TLM_ENCODING_GZIP, &lim, 1000, &resp),
+    ck_assert_int_eq(tlm__ingest_body(store, gz, glen, TLM_ENCODING_GZIP, &lim,
+                         RECEIVED_MS, &resp),
         413);
     free(resp);
     free(gz);
@@ -391,7 +395,7 @@ START_TEST(ingest_malformed_gzip)
     struct tlm__ingest_limits lim = {8u << 20};
     char *resp = NULL;
     ck_assert_int_eq(tlm__ingest_body(store, "not gzip at all", 15,
-                         TLM_ENCODING_GZIP, &lim, 1000, &resp),
+                         TLM_ENCODING_GZIP, &lim, RECEIVED_MS, &resp),
         400);
     ck_assert_ptr_nonnull(strstr(resp, "gzip"));
     free(resp);
