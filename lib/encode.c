@@ -76,8 +76,8 @@ tlm__buf_free(tlm__buf *b)
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
+size_t
+tlm__utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len, i;
@@ -124,7 +124,7 @@ tlm__buf_json_string(tlm__buf *b, const char *str, size_t n)
         tlm__buf_append(b, (const char *)s + i - run, run);
         run = 0;
         if (c >= 0x80) {
-            len = utf8_seq_len(s + i, n - i);
+            len = tlm__utf8_seq_len(s + i, n - i);
             if (len == 0) {
                 tlm__buf_append(b, "\xef\xbf\xbd", 3);
                 i++;

@@ -207,6 +207,9 @@ bool tlm__buf_reserve(tlm__buf *b, size_t extra);
 void tlm__buf_append(tlm__buf *b, const char *s, size_t n);
 void tlm__buf_puts(tlm__buf *b, const char *s);
 void tlm__buf_json_string(tlm__buf *b, const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid: no
+ * overlong forms, surrogates or code points above U+10FFFF. */
+size_t tlm__utf8_seq_len(const unsigned char *s, size_t n);
 void tlm__buf_printf(tlm__buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void tlm__buf_free(tlm__buf *b);

@@ -20,38 +20,6 @@ tlm__scrub_kind_name(int kind)
     return kind_names[kind];
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. Same
- * rules as encode.c's (static there): no overlongs, surrogates, > U+10FFFF */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len, i;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
-        || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* ---- QUERY -------------------------------------------------------------- */
 
 static bool
@@ -167,7 +135,7 @@ scrub_text(
         unsigned c = sc->s[i];
         if (c >= 0x80) {
             put(out, sc->s + lit, i - lit);
-            len = utf8_seq_len(sc->s + i, sc->n - i);
+            len = tlm__utf8_seq_len(sc->s + i, sc->n - i);
             if (len == 0)
                 tlm__buf_append(out, "\xef\xbf\xbd", 3);
             else
