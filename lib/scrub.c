@@ -89,7 +89,7 @@ emit_query(const tlm__scrub_scan *sc, size_t i, tlm__buf *out, uint32_t *cnt)
 static bool
 starts_token(const tlm__scrub_scan *sc, size_t i)
 {
-    return i == 0 || !is_alnum(sc->s[i]) || !is_alnum(sc->s[i - 1]);
+    return i == 0 || !is_alnum(sc->s[i]) || !is_alnum(prev(sc, i));
 }
 
 static bool
@@ -125,8 +125,7 @@ try_detectors(
 }
 
 static void
-scrub_text(
-    const tlm__scrub_scan *sc, unsigned mask, tlm__buf *out, uint32_t *cnt)
+scrub_text(tlm__scrub_scan *sc, unsigned mask, tlm__buf *out, uint32_t *cnt)
 {
     size_t i = 0, lit = 0, len;
     tlm__scrub_match m;
@@ -142,12 +141,18 @@ scrub_text(
                 put(out, sc->s + i, len);
             i += len ? len : 1;
             lit = i;
+            if (len == 0) {
+                sc->after = i;
+                sc->after_prev = 0xbd; /* U+FFFD's last byte */
+            }
         } else if (starts_token(sc, i) && try_detectors(sc, i, mask, &m)) {
             /* s[i..m.vs) is a key, a quote or a scheme: ASCII by design */
             put(out, sc->s + lit, m.vs - lit);
             tlm__buf_puts(out, m.ph);
             cnt[m.kind]++;
             i = lit = m.ve;
+            sc->after = i;
+            sc->after_prev = (unsigned char)m.ph[strlen(m.ph) - 1];
         } else if (c == '?' && (mask & TLM__SCRUB_BIT(TLM__SCRUB_QUERY))
             && query_start(sc, i)) {
             put(out, sc->s + lit, i - lit);
@@ -197,7 +202,7 @@ tlm__scrub_string(const char *in, size_t n, unsigned detectors, tlm__buf *out,
     tlm__scrub_counts *counts)
 {
     uint32_t cnt[TLM__SCRUB_NKINDS] = {0};
-    tlm__scrub_scan sc = {(const unsigned char *)in, n};
+    tlm__scrub_scan sc = {(const unsigned char *)in, n, 0, 0};
     size_t start;
     int rc;
 
@@ -277,7 +282,7 @@ static void
 scrub_part(const unsigned char *s, size_t len, unsigned mask, tlm__buf *out,
     uint32_t *cnt)
 {
-    tlm__scrub_scan sub = {s, len};
+    tlm__scrub_scan sub = {s, len, 0, 0};
 
     scrub_text(&sub, mask, out, cnt);
 }
@@ -361,7 +366,7 @@ tlm__scrub_path(const char *in, size_t n, unsigned detectors, tlm__buf *out,
     tlm__scrub_counts *counts)
 {
     uint32_t cnt[TLM__SCRUB_NKINDS] = {0};
-    tlm__scrub_scan sc = {(const unsigned char *)in, n};
+    tlm__scrub_scan sc = {(const unsigned char *)in, n, 0, 0};
     size_t start;
     int rc;
 

@@ -14,6 +14,11 @@
 typedef struct tlm__scrub_scan {
     const unsigned char *s;
     size_t n;
+    /* After a replacement, the byte before s[after] reads as the last byte
+     * of the placeholder, as it will when the output is scrubbed again:
+     * that keeps scrubbing idempotent (found by fuzz_scrub). */
+    size_t after;
+    unsigned char after_prev;
 } tlm__scrub_scan;
 
 /* What a detector found: s[start..vs) is kept, s[vs..ve) becomes `ph`. */
@@ -111,6 +116,8 @@ at(const tlm__scrub_scan *sc, size_t p)
 static inline unsigned
 prev(const tlm__scrub_scan *sc, size_t i)
 {
+    if (i > 0 && i == sc->after && sc->after_prev != 0)
+        return sc->after_prev;
     return i > 0 ? sc->s[i - 1] : 0;
 }
 
