@@ -99,6 +99,25 @@ totals_json(const struct tlm__dash_result *r)
     return o;
 }
 
+/* What the SDKs said about their privacy layer (the batch privacy blocks):
+ * a client sending raw ids or unscrubbed strings shows up here. */
+static cJSON *
+sdk_json(const struct tlm__dash_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL || cJSON_AddNumberToObject(o, "batches", r->batches) == NULL
+        || cJSON_AddNumberToObject(
+               o, "unanonymized_batches", r->unanonymized_batches)
+            == NULL
+        || cJSON_AddNumberToObject(
+               o, "unscrubbed_batches", r->unscrubbed_batches)
+            == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int
 add_latency(cJSON *o, const char *key, bool has, double v)
 {
@@ -154,6 +173,9 @@ render(const struct tlm__dash_query *q, const struct tlm__dash_result *r)
     part = NULL; /* owned by root from here on */
     part = totals_json(r);
     if (part == NULL || !cJSON_AddItemToObject(root, "totals", part))
+        goto fail;
+    part = sdk_json(r);
+    if (part == NULL || !cJSON_AddItemToObject(root, "sdk", part))
         goto fail;
     part = NULL;
     arr = cJSON_AddArrayToObject(root, "endpoints");

@@ -23,10 +23,11 @@ enum batch_key {
     K_SENT_AT,
     K_SDK,
     K_CLIENT_STATS,
+    K_PRIVACY,
     N_KEYS
 };
 static const char *const batch_keys[N_KEYS]
-    = {"events", "batch_id", "sent_at", "sdk", "client_stats"};
+    = {"events", "batch_id", "sent_at", "sdk", "client_stats", "privacy"};
 
 struct rejection {
     size_t index;
@@ -134,14 +135,15 @@ is_null_or(const struct tlm__json_slice *v, char first)
     return v->p == NULL || v->p[0] == 'n' || v->p[0] == first;
 }
 
-/* Reads batch_id, sent_at, sdk and client_stats; writes a message naming
- * the field into err on failure. */
+/* Reads batch_id, sent_at, sdk, client_stats and privacy; writes a message
+ * naming the field into err on failure. */
 static int
 parse_header(struct work *w, char *err, size_t err_size)
 {
     struct tlm__batch_meta *m = &w->batch.meta;
     const struct tlm__json_slice *sdk = &w->values[K_SDK];
     const struct tlm__json_slice *cs = &w->values[K_CLIENT_STATS];
+    const struct tlm__json_slice *pv = &w->values[K_PRIVACY];
     const char *bad = NULL;
 
     if (sdk->p != NULL && sdk->p[0] == '{')
@@ -159,6 +161,8 @@ parse_header(struct work *w, char *err, size_t err_size)
         bad = "sdk: expected string name, version and binding";
     else if (!is_null_or(cs, '{'))
         bad = "client_stats: expected object";
+    else if (!is_null_or(pv, '{'))
+        bad = "privacy: expected object";
     if (bad != NULL) {
         snprintf(err, err_size, "%s", bad);
         return -1;
@@ -166,6 +170,10 @@ parse_header(struct work *w, char *err, size_t err_size)
     if (cs->p != NULL && cs->p[0] == '{') {
         m->client_stats = cs->p;
         m->client_stats_len = cs->len;
+    }
+    if (pv->p != NULL && pv->p[0] == '{') {
+        m->privacy = pv->p;
+        m->privacy_len = pv->len;
     }
     return 0;
 }

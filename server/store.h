@@ -19,6 +19,8 @@ struct tlm__batch_meta {
     const char *sdk_binding;
     const char *client_stats; /* JSON text as received, not terminated */
     size_t client_stats_len;
+    const char *privacy; /* the SDK's privacy block, as received, or NULL */
+    size_t privacy_len;
     size_t event_count; /* events in the batch, valid or not */
 };
 
@@ -69,6 +71,11 @@ struct tlm__dash_endpoint {
 struct tlm__dash_result {
     double events;
     double errors;
+    /* Batches received in the range, and those whose SDK said it did not
+     * anonymize ids or scrub strings (the batch's privacy block). */
+    double batches;
+    double unanonymized_batches;
+    double unscrubbed_batches;
     struct tlm__dash_endpoint *endpoints;
     size_t n_endpoints;
 };

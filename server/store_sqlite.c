@@ -72,6 +72,9 @@ static const char *const migrations[] = {
     "DROP TABLE events;"
     "ALTER TABLE events_v2 RENAME TO events;"
     "CREATE INDEX events_env_ts ON events(environment, ts_ms);",
+    /* 3: the SDK's privacy block per batch, for the dashboard. */
+    "ALTER TABLE batches ADD COLUMN privacy TEXT;"
+    "CREATE INDEX batches_received ON batches(received_ms);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -295,7 +298,7 @@ prepare_writes(struct sqlite_store *st, char *err, size_t n)
     return prepare(db,
         "INSERT INTO batches(batch_id, received_ms, sent_at, "
         "sdk_name, sdk_version, sdk_binding, client_stats, "
-        "event_count) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "event_count, privacy) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
         "ON CONFLICT(batch_id) DO NOTHING",
         &st->ins_batch, err, n);
 }
@@ -644,6 +647,7 @@ insert_header(sqlite3_stmt *s, const struct tlm__store_batch *b)
     bind_text(s, 6, m->sdk_binding);
     bind_slice(s, 7, m->client_stats, m->client_stats_len);
     sqlite3_bind_int64(s, 8, (sqlite3_int64)m->event_count);
+    bind_slice(s, 9, m->privacy, m->privacy_len);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;

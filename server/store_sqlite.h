@@ -45,6 +45,7 @@ struct sqlite_store {
     sqlite3_stmt *q_endpoints;
     sqlite3_stmt *q_latency;
     sqlite3_stmt *q_list;
+    sqlite3_stmt *q_sdk;
 };
 
 /* Prepares the reader statements on st->rdb. Returns 0 or -1 (err set). */

@@ -44,6 +44,16 @@ static const char latency_sql[]
       " AND type = 'request')"
       " GROUP BY endpoint";
 
+/* ?1 (the environment) is bound but unused: batches carry none. */
+static const char sdk_sql[]
+    = "SELECT COUNT(*),"
+      " COALESCE(SUM(CASE WHEN json_valid(privacy) THEN"
+      " json_extract(privacy, '$.anonymized') = 0 ELSE 0 END), 0),"
+      " COALESCE(SUM(CASE WHEN json_valid(privacy) THEN"
+      " json_extract(privacy, '$.scrubbed') = 0 ELSE 0 END), 0)"
+      " FROM batches WHERE ?1 IS NOT NULL AND received_ms >= ?2"
+      " AND received_ms < ?3";
+
 static const char list_sql[]
     = "SELECT seq, payload FROM events WHERE seq < ?1"
       " AND (?2 IS NULL OR type = ?2) ORDER BY seq DESC LIMIT ?3";
@@ -59,6 +69,7 @@ tlm__sqlite_prepare_queries(struct sqlite_store *st, char *err, size_t err_size)
         {endpoints_sql, &st->q_endpoints},
         {latency_sql, &st->q_latency},
         {list_sql, &st->q_list},
+        {sdk_sql, &st->q_sdk},
     };
     for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
         if (sqlite3_prepare_v3(st->rdb, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -78,6 +89,7 @@ tlm__sqlite_finalize_queries(struct sqlite_store *st)
     sqlite3_finalize(st->q_endpoints);
     sqlite3_finalize(st->q_latency);
     sqlite3_finalize(st->q_list);
+    sqlite3_finalize(st->q_sdk);
 }
 
 static void
@@ -99,6 +111,24 @@ query_totals(struct sqlite_store *st, const struct tlm__dash_query *q,
         goto out;
     out->events = sqlite3_column_double(s, 0);
     out->errors = sqlite3_column_double(s, 1);
+    rc = 0;
+out:
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int
+query_sdk(struct sqlite_store *st, const struct tlm__dash_query *q,
+    struct tlm__dash_result *out)
+{
+    sqlite3_stmt *s = st->q_sdk;
+    int rc = -1;
+    bind_range(s, q);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        goto out;
+    out->batches = sqlite3_column_double(s, 0);
+    out->unanonymized_batches = sqlite3_column_double(s, 1);
+    out->unscrubbed_batches = sqlite3_column_double(s, 2);
     rc = 0;
 out:
     sqlite3_reset(s);
@@ -205,7 +235,7 @@ tlm__sqlite_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
     if (sqlite3_exec(st->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
     if (query_totals(st, q, out) != 0 || query_endpoints(st, q, out) != 0
-        || query_latency(st, q, out) != 0)
+        || query_latency(st, q, out) != 0 || query_sdk(st, q, out) != 0)
         goto end;
     rc = 0;
 end:

@@ -385,6 +385,49 @@ START_TEST(pipeline_sampling_estimates_true_total)
 }
 END_TEST
 
+static long
+dashboard_sdk(const tlm_test_server *srv, const char *field)
+{
+    cJSON *d = tlm_test_get_json(
+        srv, "/admin/analytics/dashboard?from=0&to=4102444800000", NULL);
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(d, "sdk"), field);
+    long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+
+    cJSON_Delete(d);
+    return n;
+}
+
+/* A client that sends raw ids (acknowledged) shows up on the dashboard. */
+START_TEST(pipeline_dashboard_shows_unanonymized_clients)
+{
+    tlm_test_server srv;
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    c = make_client(srv.url, TLM_TEST_API_KEY, 1);
+    track_n(c, 10, "/v1/anonymized");
+    ck_assert_int_eq(tlm_client_flush(c, 10000), 0);
+    tlm_client_free(c);
+    ck_assert_int_eq(dashboard_sdk(&srv, "batches"), 1);
+    ck_assert_int_eq(dashboard_sdk(&srv, "unanonymized_batches"), 0);
+
+    ck_assert_int_eq(tlm_options_set_endpoint(o, srv.url), 0);
+    ck_assert_int_eq(tlm_options_set_api_key(o, TLM_TEST_API_KEY), 0);
+    ck_assert_int_eq(tlm_options_set_anonymization(o, 0, 1), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    track_n(c, 10, "/v1/raw");
+    ck_assert_int_eq(tlm_client_flush(c, 10000), 0);
+    tlm_client_free(c);
+    ck_assert_int_eq(dashboard_sdk(&srv, "batches"), 2);
+    ck_assert_int_eq(dashboard_sdk(&srv, "unanonymized_batches"), 1);
+    ck_assert_int_eq(dashboard_sdk(&srv, "unscrubbed_batches"), 0);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
 static Suite *
 pipeline_suite(void)
 {
@@ -402,6 +445,7 @@ pipeline_suite(void)
     tcase_add_test(tc, pipeline_flush_times_out_without_dropping);
     tcase_add_test(tc, pipeline_honours_proxy_environment);
     tcase_add_test(tc, pipeline_sampling_estimates_true_total);
+    tcase_add_test(tc, pipeline_dashboard_shows_unanonymized_clients);
     suite_add_tcase(s, tc);
     return s;
 }
