@@ -73,8 +73,8 @@ static const char *const migrations[] = {
     "ALTER TABLE events_v2 RENAME TO events;"
     "CREATE INDEX events_env_ts ON events(environment, ts_ms);",
     /* 3: the SDK's privacy block per batch, for the dashboard. */
-    "ALTER TABLE batches ADD COLUMN privacy TEXT;"
-    "CREATE INDEX batches_received ON batches(received_ms);",
+    ("ALTER TABLE batches ADD COLUMN privacy TEXT;"
+     "CREATE INDEX batches_received ON batches(received_ms);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
