@@ -197,9 +197,13 @@ settle(
     return 0;
 }
 
-int
-tlm__scrub_string(const char *in, size_t n, unsigned detectors, tlm__buf *out,
-    tlm__scrub_counts *counts)
+typedef void (*scrub_mode)(
+    tlm__scrub_scan *sc, unsigned mask, tlm__buf *out, uint32_t *cnt);
+
+/* The shared frame of both entry points: check, reserve, scan, settle. */
+static int
+scrub_with(scrub_mode mode, const char *in, size_t n, unsigned detectors,
+    tlm__buf *out, tlm__scrub_counts *counts)
 {
     uint32_t cnt[TLM__SCRUB_NKINDS] = {0};
     tlm__scrub_scan sc = {(const unsigned char *)in, n, 0, 0};
@@ -208,12 +212,17 @@ tlm__scrub_string(const char *in, size_t n, unsigned detectors, tlm__buf *out,
 
     rc = begin(in, n, out, &start);
     if (rc != 0)
-        goto out;
+        return rc;
     if (n > 0)
-        scrub_text(&sc, detectors, out, cnt);
-    rc = settle(out, start, cnt, counts);
-out:
-    return rc;
+        mode(&sc, detectors, out, cnt);
+    return settle(out, start, cnt, counts);
+}
+
+int
+tlm__scrub_string(const char *in, size_t n, unsigned detectors, tlm__buf *out,
+    tlm__scrub_counts *counts)
+{
+    return scrub_with(scrub_text, in, n, detectors, out, counts);
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -317,9 +326,9 @@ path_query(const tlm__scrub_scan *sc, size_t p, size_t e, unsigned mask,
     }
 }
 
+/* Non-const like scrub_text, so both fit scrub_mode; it only reads. */
 static void
-scrub_path(
-    const tlm__scrub_scan *sc, unsigned mask, tlm__buf *out, uint32_t *cnt)
+scrub_path(tlm__scrub_scan *sc, unsigned mask, tlm__buf *out, uint32_t *cnt)
 {
     unsigned smask = mask & ~TLM__SCRUB_BIT(TLM__SCRUB_QUERY);
     size_t p = 0, e, core;
@@ -365,17 +374,5 @@ int
 tlm__scrub_path(const char *in, size_t n, unsigned detectors, tlm__buf *out,
     tlm__scrub_counts *counts)
 {
-    uint32_t cnt[TLM__SCRUB_NKINDS] = {0};
-    tlm__scrub_scan sc = {(const unsigned char *)in, n, 0, 0};
-    size_t start;
-    int rc;
-
-    rc = begin(in, n, out, &start);
-    if (rc != 0)
-        goto out;
-    if (n > 0)
-        scrub_path(&sc, detectors, out, cnt);
-    rc = settle(out, start, cnt, counts);
-out:
-    return rc;
+    return scrub_with(scrub_path, in, n, detectors, out, counts);
 }
