@@ -17,6 +17,10 @@ TLM_PACKAGES=(
     check
     libmicrohttpd-dev
     libsqlite3-dev
+    # The PostgreSQL store (libpq) and the throwaway server its tests and
+    # bench-store-pg run against (scripts/pg).
+    libpq-dev
+    postgresql
     curl
     python3
     # Quality gates (scripts/test --full, suite 'lint'): the header test's

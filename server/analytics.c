@@ -111,7 +111,24 @@ sdk_json(const struct tlm__dash_result *r)
             == NULL
         || cJSON_AddNumberToObject(
                o, "unscrubbed_batches", r->unscrubbed_batches)
+            == NULL
+        || cJSON_AddNumberToObject(o, "server_scrubbed", r->server_scrubbed)
             == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON *keys = cJSON_AddArrayToObject(o, "scrubbed_by_key");
+    for (size_t i = 0; keys != NULL && i < r->n_scrub_keys; i++) {
+        const struct tlm__dash_key_scrubs *k = &r->scrub_keys[i];
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL || !cJSON_AddItemToArray(keys, e)
+            || cJSON_AddStringToObject(e, "key_id", k->key_id) == NULL
+            || cJSON_AddNumberToObject(e, "batches", k->batches) == NULL
+            || cJSON_AddNumberToObject(e, "replacements", k->replacements)
+                == NULL)
+            keys = NULL;
+    }
+    if (keys == NULL) {
         cJSON_Delete(o);
         return NULL;
     }

@@ -15,12 +15,12 @@
 #include <string.h>
 
 static enum tlm__principal
-ingest_key(
-    const struct tlm__http_server *s, struct MHD_Connection *c, size_t *key)
+ingest_key(const struct tlm__http_server *s, struct MHD_Connection *c,
+    const struct tlm__key **key)
 {
     const char *h = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    return tlm__auth_classify_key(&s->opt.auth, h, key);
+    return tlm__auth_classify(s->opt.auth, h, key);
 }
 
 /* Takes one injected fault if any are left. */
@@ -52,11 +52,19 @@ tlm__batch_begin(
     const char *enc_h, *len_h;
     unsigned long declared = 0;
     struct tlm__http_request *rq;
-    size_t key = 0;
+    const struct tlm__key *key = NULL;
 
-    if (ingest_key(s, c, &key) != TLM_PRINCIPAL_INGEST)
+    switch (ingest_key(s, c, &key)) {
+    case TLM_PRINCIPAL_INGEST:
+        break;
+    case TLM_PRINCIPAL_ADMIN:
+        return tlm__http_error(c, MHD_HTTP_FORBIDDEN,
+            "the admin token and admin keys cannot send events: use an "
+            "ingestion key");
+    default:
         return tlm__http_error(
             c, MHD_HTTP_UNAUTHORIZED, "missing or invalid API key");
+    }
     enc_h = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (tlm__encoding_parse(enc_h) == TLM_ENCODING_UNSUPPORTED)
@@ -145,7 +153,7 @@ tlm__batch_upload(struct tlm__http_server *s, struct tlm__http_request *rq,
 /* What the ingest hooks of one batch share with tlm__batch_finish. */
 struct batch_call {
     struct tlm__http_server *s;
-    size_t key;
+    const struct tlm__key *key;
     long retry_after; /* > 0: answer with Retry-After */
 };
 
@@ -162,17 +170,19 @@ static int
 hook_admit(void *ctx, size_t n_events, char *msg, size_t msg_size)
 {
     struct batch_call *b = ctx;
-    struct tlm__rate_rule r = tlm__ratelimit_rule(b->s->ratelimit, b->key);
+    struct tlm__bucket *bucket = (struct tlm__bucket *)&b->key->bucket;
+    struct tlm__rate_rule r = bucket->rule;
     double cost = n_events > 0 ? (double)n_events : 1.0;
-    switch (tlm__ratelimit_take(b->s->ratelimit, b->key, cost,
-        tlm__ratelimit_now_us(), &b->retry_after)) {
+    switch (tlm__bucket_take(
+        bucket, cost, tlm__ratelimit_now_us(), &b->retry_after)) {
     case TLM_RATE_OK:
         return 0;
     case TLM_RATE_LIMITED:
         atomic_fetch_add(&b->s->metrics.rate_limited, 1);
         snprintf(msg, msg_size,
-            "rate limit: this key may send %g events/s, bursts of %g "
-            "(rate_limits); retry after %ld s",
+            "rate limit: this key (tier %s) may send %g events/s, bursts of "
+            "%g (rate_limits); retry after %ld s",
+            b->key->access_tier[0] != '\0' ? b->key->access_tier : "default",
             r.events_per_second, r.burst, b->retry_after);
         return MHD_HTTP_TOO_MANY_REQUESTS;
     default:
@@ -219,14 +229,35 @@ hook_stored(void *ctx, size_t accepted, size_t duplicates, size_t rejected)
     tlm__metrics_events(&b->s->metrics, accepted, duplicates, rejected);
 }
 
+static void
+hook_overridden(void *ctx, size_t events)
+{
+    struct batch_call *b = ctx;
+    atomic_fetch_add_explicit(
+        &b->s->metrics.environment_overridden, events, memory_order_relaxed);
+}
+
+static void
+hook_scrubbed(void *ctx, const struct tlm__scrub_tally *tally)
+{
+    struct batch_call *b = ctx;
+    for (int k = 0; k < 16; k++) {
+        if (tally->by_kind[k] > 0)
+            atomic_fetch_add_explicit(&b->s->metrics.scrubbed[k],
+                tally->by_kind[k], memory_order_relaxed);
+    }
+}
+
 static struct tlm__ingest_policy
-batch_policy(const struct tlm__http_server *s)
+batch_policy(const struct tlm__http_server *s, const struct tlm__key *key)
 {
     struct tlm__ingest_policy lim = {
         .max_event_bytes = s->opt.max_event_bytes,
         .max_batch_events = s->opt.max_batch_events,
         .max_future_ms = s->opt.max_future_ms,
         .max_age_ms = s->opt.max_age_ms,
+        .environment = key->environment,
+        .key_id = key->id,
     };
     return lim;
 }
@@ -242,13 +273,15 @@ tlm__batch_finish(struct tlm__http_server *s, struct MHD_Connection *c,
     struct tlm__ingest_hooks hooks = {
         .ctx = &call,
         .decoded = hook_decoded,
-        .admit = s->ratelimit != NULL ? hook_admit : NULL,
+        .admit = rq->key->bucket.rule.events_per_second > 0 ? hook_admit : NULL,
         .store_enter = hook_store_enter,
         .store_leave = hook_store_leave,
         .stored = hook_stored,
+        .environment_overridden = hook_overridden,
+        .scrubbed = hook_scrubbed,
     };
     struct tlm__ingest_limits lim = {s->opt.max_inflated_bytes};
-    struct tlm__ingest_policy policy = batch_policy(s);
+    struct tlm__ingest_policy policy = batch_policy(s, rq->key);
     policy.hooks = &hooks;
 
     if (rq->too_large)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/sha.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,21 @@
 
 static const char usage[]
     = "Usage: telemetry-server [OPTIONS]\n"
+      "       telemetry-server keys create|list|revoke ... (keys --help)\n"
       "Receives libtelemetry batches over HTTP and stores them.\n"
       "\n"
       "  --listen HOST:PORT       address to listen on "
       "(default " TLM_DEFAULT_LISTEN ");\n"
       "                           port 0 picks a free port, printed on stdout\n"
-      "  --db URL                 sqlite:PATH (default " TLM_DEFAULT_DB ")\n"
-      "  --api-key KEY[,KEY...]   ingestion keys (env TELEMETRY_API_KEYS)\n"
+      "  --db URL                 sqlite:PATH or postgresql://... "
+      "(default " TLM_DEFAULT_DB ")\n"
+      "  --api-key KEY[,KEY...]   ingestion keys (env TELEMETRY_API_KEYS); "
+      "each\n"
+      "                           KEY[;organization=O][;tier=T]"
+      "[;environment=E]\n"
+      "  --keys-refresh S         re-read the database's keys every S s "
+      "(default\n"
+      "                           10; 0: only at start and on SIGHUP)\n"
       "  --admin-token TOKEN      admin token (env TELEMETRY_ADMIN_TOKEN)\n"
       "  --config FILE            JSON configuration; reads its \"server\" "
       "section\n"
@@ -151,67 +160,6 @@ tlm__fault_parse(const char *s, struct tlm__server_config *c)
     return 0;
 }
 
-static bool
-secret_valid(const char *s, size_t len)
-{
-    if (len == 0 || len > MAX_SECRET)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] <= ' ' || s[i] > '~' || s[i] == ',')
-            return false;
-    }
-    return true;
-}
-
-static void
-free_keys(struct tlm__server_config *c)
-{
-    for (size_t i = 0; i < c->n_api_keys; i++)
-        free(c->api_keys[i]);
-    free(c->api_keys);
-    c->api_keys = NULL;
-    c->n_api_keys = 0;
-}
-
-/* Appends the keys of one comma-separated list. */
-static int
-append_keys(struct tlm__server_config *c, const char *s, const char *what,
-    char *err, size_t err_size)
-{
-    const char *p = s;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (!secret_valid(p, len)) {
-            snprintf(err, err_size,
-                "%s: keys must be 1..512 printable characters without "
-                "spaces, separated by commas",
-                what);
-            return -1;
-        }
-        char **keys
-            = realloc(c->api_keys, (c->n_api_keys + 1) * sizeof(*c->api_keys));
-        if (keys == NULL)
-            return -1;
-        c->api_keys = keys;
-        c->api_keys[c->n_api_keys] = strndup(p, len);
-        if (c->api_keys[c->n_api_keys] == NULL)
-            return -1;
-        c->n_api_keys++;
-        if (comma == NULL)
-            return 0;
-        p = comma + 1;
-    }
-}
-
-int
-tlm__api_keys_set_csv(struct tlm__server_config *c, const char *s,
-    const char *what, char *err, size_t err_size)
-{
-    free_keys(c);
-    return append_keys(c, s, what, err, err_size);
-}
-
 static int
 set_string(char **dst, const char *v)
 {
@@ -227,7 +175,7 @@ int
 tlm__admin_token_set(struct tlm__server_config *c, const char *v,
     const char *what, char *err, size_t err_size)
 {
-    if (!secret_valid(v, strlen(v))) {
+    if (!tlm__secret_valid(v, strlen(v))) {
         snprintf(err, err_size,
             "%s: token must be 1..512 printable characters without "
             "spaces or commas",
@@ -358,9 +306,10 @@ apply_cli(
             != 0)
         return -1;
     if (f->n_api_keys > 0)
-        free_keys(c);
+        tlm__api_keys_free(c);
     for (size_t i = 0; i < f->n_api_keys; i++) {
-        if (append_keys(c, f->api_keys[i], "--api-key", err, n) != 0)
+        if (tlm__api_keys_append_csv(c, f->api_keys[i], "--api-key", err, n)
+            != 0)
             return -1;
     }
     return apply_cli_limits(c, f, err, n);
@@ -369,7 +318,7 @@ apply_cli(
 /* getopt values of the numeric operations flags: NUM_FLAG(i) is
  * tlm__num_options[i], in the order of enum tlm__num_opt. */
 #define NUM_FLAG(i) (1000 + (i))
-_Static_assert(TLM_NUM_OPTS == 10, "one long option per numeric option");
+_Static_assert(TLM_NUM_OPTS == 11, "one long option per numeric option");
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -395,6 +344,7 @@ static const struct option long_opts[] = {
     {"max-connections-per-ip", required_argument, NULL, NUM_FLAG(7)},
     {"max-write-queue", required_argument, NULL, NUM_FLAG(8)},
     {"drain-timeout", required_argument, NULL, NUM_FLAG(9)},
+    {"keys-refresh", required_argument, NULL, NUM_FLAG(10)},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -469,17 +419,18 @@ parse_argv(struct cli *f, int argc, char **argv, char *err, size_t n)
     return 0;
 }
 
+/* The admin token must not also be an ingestion key. Whether any key
+ * exists at all is main's check: the database may hold them. */
 static int
 check_final(const struct tlm__server_config *c, char *err, size_t n)
 {
-    if (c->n_api_keys == 0) {
-        snprintf(err, n,
-            "no ingestion key: give --api-key, TELEMETRY_API_KEYS or "
-            "server.api_keys");
-        return -1;
-    }
-    for (size_t i = 0; c->admin_token != NULL && i < c->n_api_keys; i++) {
-        if (strcmp(c->api_keys[i], c->admin_token) == 0) {
+    unsigned char admin[32];
+    if (c->admin_token == NULL)
+        return 0;
+    SHA256(
+        (const unsigned char *)c->admin_token, strlen(c->admin_token), admin);
+    for (size_t i = 0; i < c->n_api_keys; i++) {
+        if (memcmp(c->api_keys[i].sha256, admin, sizeof(admin)) == 0) {
             snprintf(err, n, "--admin-token: must differ from every API key");
             return -1;
         }
@@ -520,7 +471,7 @@ fail:
 void
 tlm__server_config_free(struct tlm__server_config *c)
 {
-    free_keys(c);
+    tlm__api_keys_free(c);
     free(c->db_url);
     free(c->admin_token);
     free(c->port_file);

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "ratelimit.h"
+#include "store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,20 @@
 #define TLM_RATE_TIERS_MAX 16
 #define TLM_TIER_NAME_MAX 64
 
+#define TLM_DEFAULT_KEYS_REFRESH_S 10u
+
+/* One ingestion key from a flag, TELEMETRY_API_KEYS or server.api_keys:
+ * its secret (or only the secret's SHA-256) and the attributes requests
+ * made with it carry. Empty attributes are "not set": the tier is then
+ * "default" and the event's own environment stands. */
+struct tlm__key_spec {
+    char *secret; /* NULL when the config gave only sha256 */
+    unsigned char sha256[32];
+    char organization[TLM_KEY_ATTR_MAX];
+    char access_tier[TLM_KEY_ATTR_MAX];
+    char environment[TLM_KEY_ENV_MAX];
+};
+
 /* The rate limit of one access tier (server.rate_limits.NAME). */
 struct tlm__rate_tier {
     char name[TLM_TIER_NAME_MAX];
@@ -39,8 +54,9 @@ struct tlm__server_config {
     char host[TLM_HOST_MAX]; /* without IPv6 brackets */
     uint16_t port;
     char *db_url;
-    char **api_keys;
+    struct tlm__key_spec *api_keys;
     size_t n_api_keys;
+    unsigned keys_refresh_s; /* database keys re-read period; 0: never */
     char *admin_token;
     char *port_file;
     size_t max_body_bytes;
@@ -89,9 +105,32 @@ int tlm__parse_ulong(
 /* Parses "STATUS:COUNT[:RETRY_AFTER_S]" into c's fault fields. */
 int tlm__fault_parse(const char *s, struct tlm__server_config *c);
 
-/* Replaces c's API keys with the comma-separated list s. */
+/* Replaces c's API keys with the comma-separated list s, each entry
+ * "SECRET[;organization=O][;tier=T][;environment=E]". */
 int tlm__api_keys_set_csv(struct tlm__server_config *c, const char *s,
     const char *what, char *err, size_t err_size);
+
+/* Appends the keys of the comma-separated list s. */
+int tlm__api_keys_append_csv(struct tlm__server_config *c, const char *s,
+    const char *what, char *err, size_t err_size);
+
+/* Appends one key (copied; its secret duplicated). Returns 0 or -1. */
+int tlm__api_keys_append(
+    struct tlm__server_config *c, const struct tlm__key_spec *k);
+
+void tlm__api_keys_free(struct tlm__server_config *c);
+
+/* Secrets: 1..512 printable ASCII characters, no space, comma or ';'. */
+int tlm__secret_valid(const char *s, size_t len);
+
+/* Sets an attribute of k by name (organization, tier or access_tier,
+ * environment); what names the source. Returns 0 or -1 (err set). */
+int tlm__key_spec_set(struct tlm__key_spec *k, const char *name,
+    const char *value, size_t value_len, const char *what, char *err,
+    size_t err_size);
+
+/* Hex SHA-256 (64 digits, either case) into out. Returns 0 or -1. */
+int tlm__sha256_from_hex(const char *hex, unsigned char out[32]);
 
 /* Numeric operations options, each a flag and a `server` key. */
 enum tlm__num_opt {
@@ -105,6 +144,7 @@ enum tlm__num_opt {
     TLM_OPT_MAX_PER_IP,
     TLM_OPT_MAX_WRITE_QUEUE,
     TLM_OPT_DRAIN_TIMEOUT,
+    TLM_OPT_KEYS_REFRESH,
     TLM_NUM_OPTS
 };
 
@@ -132,10 +172,10 @@ int tlm__rate_tier_set(struct tlm__server_config *c, const char *name,
 int tlm__rate_tier_parse(struct tlm__server_config *c, const char *name,
     const char *s, const char *what, char *err, size_t err_size);
 
-/* The rate of the tier an API key belongs to. Every key is in tier
- * "default" until keys carry attributes; no such tier: unlimited. */
-struct tlm__rate_rule tlm__rate_for_key(
-    const struct tlm__server_config *c, size_t key);
+/* The rate of access tier tier ("" or NULL: "default"); a tier without a
+ * rule takes the "default" tier's, and no "default": unlimited. */
+struct tlm__rate_rule tlm__rate_for_tier(
+    const struct tlm__rate_tier *tiers, size_t n_tiers, const char *tier);
 
 /* Sets the admin token; what names the source in the error message. */
 int tlm__admin_token_set(struct tlm__server_config *c, const char *v,

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,29 +70,80 @@ bad_key(char *err, size_t n, const char *key, const char *expect)
     return -1;
 }
 
-/* Joins the api_keys array with commas for the shared key parser. */
+/* One element of server.api_keys: a string in the flag syntax, or an
+ * object {"key" | "sha256", "organization", "access_tier", "environment"}
+ * (sha256: the hex digest of the secret, so the file need not hold it). */
+static int
+apply_key_object(
+    struct tlm__server_config *c, const cJSON *o, char *err, size_t n)
+{
+    static const char *const attrs[]
+        = {"organization", "access_tier", "tier", "environment"};
+    struct tlm__key_spec k;
+    const cJSON *it;
+    const char *what = "config: server.api_keys";
+    int rc;
+    memset(&k, 0, sizeof(k));
+    cJSON_ArrayForEach(it, o)
+    {
+        bool known = strcmp(it->string, "key") == 0
+            || strcmp(it->string, "sha256") == 0;
+        for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+            known |= strcmp(it->string, attrs[i]) == 0;
+        if (!known || !cJSON_IsString(it)) {
+            snprintf(err, n,
+                "%s: key objects have string members key or sha256, "
+                "organization, access_tier, environment (got \"%.32s\")",
+                what, it->string);
+            return -1;
+        }
+        if (strcmp(it->string, "key") == 0 || strcmp(it->string, "sha256") == 0)
+            continue;
+        if (tlm__key_spec_set(&k, it->string, it->valuestring,
+                strlen(it->valuestring), what, err, n)
+            != 0)
+            return -1;
+    }
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "sha256");
+    if ((key == NULL) == (hash == NULL))
+        return bad_key(err, n, "api_keys", "objects with key or sha256");
+    if (key != NULL) {
+        size_t len = strlen(key->valuestring);
+        if (!tlm__secret_valid(key->valuestring, len))
+            return bad_key(err, n, "api_keys",
+                "keys of 1..512 printable characters without spaces, "
+                "commas or ';'");
+        k.secret = key->valuestring;
+        SHA256((const unsigned char *)k.secret, len, k.sha256);
+    } else if (tlm__sha256_from_hex(hash->valuestring, k.sha256) != 0) {
+        return bad_key(err, n, "api_keys", "sha256 as 64 hex digits");
+    }
+    rc = tlm__api_keys_append(c, &k);
+    return rc;
+}
+
 static int
 apply_keys(struct tlm__server_config *c, const cJSON *arr, char *err, size_t n)
 {
-    char joined[8192];
-    size_t used = 0;
     const cJSON *it;
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
-        return bad_key(err, n, "api_keys", "non-empty array of strings");
+        return bad_key(err, n, "api_keys", "non-empty array of keys");
+    tlm__api_keys_free(c);
     cJSON_ArrayForEach(it, arr)
     {
-        if (!cJSON_IsString(it))
-            return bad_key(err, n, "api_keys", "non-empty array of strings");
-        size_t len = strlen(it->valuestring);
-        if (used + len + 2 > sizeof(joined))
-            return bad_key(err, n, "api_keys", "at most 8 KiB of keys");
-        if (used > 0)
-            joined[used++] = ',';
-        memcpy(joined + used, it->valuestring, len);
-        used += len;
+        int rc;
+        if (cJSON_IsString(it))
+            rc = tlm__api_keys_append_csv(
+                c, it->valuestring, "config: server.api_keys", err, n);
+        else if (cJSON_IsObject(it))
+            rc = apply_key_object(c, it, err, n);
+        else
+            return bad_key(err, n, "api_keys", "non-empty array of keys");
+        if (rc != 0)
+            return -1;
     }
-    joined[used] = '\0';
-    return tlm__api_keys_set_csv(c, joined, "config: server.api_keys", err, n);
+    return 0;
 }
 
 static int

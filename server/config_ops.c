@@ -29,6 +29,8 @@ const struct tlm__num_option tlm__num_options[TLM_NUM_OPTS] = {
     = {"--max-write-queue", "max_write_queue", 0, 100000},
     [TLM_OPT_DRAIN_TIMEOUT]
     = {"--drain-timeout", "drain_timeout_seconds", 0, 3600},
+    [TLM_OPT_KEYS_REFRESH]
+    = {"--keys-refresh", "keys_refresh_seconds", 0, 86400},
 };
 
 void
@@ -63,8 +65,11 @@ tlm__num_option_store(
     case TLM_OPT_MAX_WRITE_QUEUE:
         c->max_write_queue = (long)v;
         break;
-    default:
+    case TLM_OPT_DRAIN_TIMEOUT:
         c->drain_timeout_s = (unsigned)v;
+        break;
+    default:
+        c->keys_refresh_s = (unsigned)v;
         break;
     }
 }
@@ -85,6 +90,7 @@ tlm__ops_defaults(struct tlm__server_config *c)
     c->log_file = NULL;
     c->log_level = TLM_LOG_INFO;
     c->drain_timeout_s = TLM_DEFAULT_DRAIN_S;
+    c->keys_refresh_s = TLM_DEFAULT_KEYS_REFRESH_S;
 }
 
 static bool
@@ -166,13 +172,18 @@ bad:
 }
 
 struct tlm__rate_rule
-tlm__rate_for_key(const struct tlm__server_config *c, size_t key)
+tlm__rate_for_tier(
+    const struct tlm__rate_tier *tiers, size_t n_tiers, const char *tier)
 {
     struct tlm__rate_rule none = {0, 0};
-    (void)key; /* keys carry no tier yet: all are "default" */
-    for (size_t i = 0; i < c->n_tiers; i++) {
-        if (strcmp(c->tiers[i].name, "default") == 0)
-            return c->tiers[i].rule;
+    const struct tlm__rate_tier *fallback = NULL;
+    if (tier == NULL || tier[0] == '\0')
+        tier = "default";
+    for (size_t i = 0; i < n_tiers; i++) {
+        if (strcmp(tiers[i].name, tier) == 0)
+            return tiers[i].rule;
+        if (strcmp(tiers[i].name, "default") == 0)
+            fallback = &tiers[i];
     }
-    return none;
+    return fallback != NULL ? fallback->rule : none;
 }

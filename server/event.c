@@ -212,3 +212,36 @@ tlm__event_validate(
         return check_request(item, ev, reason, reason_size);
     return check_error(item, ev, reason, reason_size);
 }
+
+int
+tlm__hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+tlm__uuid_bytes(const char *text, size_t len, unsigned char out[16])
+{
+    size_t k = 0;
+    if (len != TLM_EVENT_ID_LEN)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return -1;
+            continue;
+        }
+        int hi = tlm__hex_nibble(text[i]), lo = tlm__hex_nibble(text[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[k++] = (unsigned char)(hi << 4 | lo);
+        i++;
+    }
+    return 0;
+}

@@ -47,6 +47,13 @@ struct tlm__event {
 int tlm__event_validate(
     const cJSON *item, struct tlm__event *ev, char *reason, size_t reason_size);
 
+/* The value of hexadecimal digit c (either case), or -1. */
+int tlm__hex_nibble(char c);
+
+/* The 16 bytes of the canonical 8-4-4-4-12 UUID text[0..len); -1 when it
+ * is not one (the stores keep ids as these bytes). */
+int tlm__uuid_bytes(const char *text, size_t len, unsigned char out[16]);
+
 /* True if s[0..len) is a canonical 8-4-4-4-12 hexadecimal UUID. */
 bool tlm__event_uuid_valid(const char *s, size_t len);
 

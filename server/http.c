@@ -118,48 +118,35 @@ find_route(const char *url, const char *method, const char **allow)
 }
 
 static enum tlm__principal
-principal(
-    const struct tlm__http_server *s, struct MHD_Connection *c, size_t *key)
+principal(const struct tlm__http_server *s, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    return tlm__auth_classify_key(&s->opt.auth, h, key);
+    return tlm__auth_classify(s->opt.auth, h, NULL);
 }
 
 static enum MHD_Result
 serve_admin(
     struct tlm__http_server *s, struct MHD_Connection *c, enum route route)
 {
-    size_t key;
-    enum tlm__principal who = principal(s, c, &key);
+    enum tlm__principal who = principal(s, c);
     if (who == TLM_PRINCIPAL_NONE)
-        return tlm__http_error(
-            c, MHD_HTTP_UNAUTHORIZED, "missing or invalid admin token");
+        return tlm__http_error(c, MHD_HTTP_UNAUTHORIZED,
+            "missing or invalid admin token or admin key");
     if (who != TLM_PRINCIPAL_ADMIN)
-        return tlm__http_error(
-            c, MHD_HTTP_FORBIDDEN, "this route needs the admin token");
+        return tlm__http_error(c, MHD_HTTP_FORBIDDEN,
+            "this route needs the admin token or an admin key; ingestion "
+            "keys are write-only");
     if (route == ROUTE_DASHBOARD)
         return tlm__analytics_handle(c, s->opt.store);
     return tlm__event_list_handle(c, s->opt.store);
-}
-
-static int
-visit_nothing(void *ctx, const char *payload, size_t len)
-{
-    (void)ctx;
-    (void)payload;
-    (void)len;
-    return 0;
 }
 
 /* Ready when the database answers a trivial read through the store API. */
 static enum MHD_Result
 serve_readyz(struct tlm__http_server *s, struct MHD_Connection *c)
 {
-    struct tlm__events_query q = {NULL, 0, 1};
-    int64_t next = 0;
-    if (tlm__store_list_events(s->opt.store, &q, visit_nothing, NULL, &next)
-        != 0)
+    if (tlm__store_ping(s->opt.store) != 0)
         return tlm__http_error(
             c, MHD_HTTP_SERVICE_UNAVAILABLE, "database: not answering");
     return tlm__http_reply(c, MHD_HTTP_OK, strdup("{\"status\":\"ready\"}"));
@@ -432,7 +419,6 @@ start_daemon(struct tlm__http_server *s, int fd)
 static void
 server_free(struct tlm__http_server *s)
 {
-    tlm__ratelimit_free(s->ratelimit);
     free(s);
 }
 
@@ -447,20 +433,12 @@ tlm__http_start(const struct tlm__http_options *o,
     if (s == NULL)
         return -1;
     s->opt = *o;
-    s->opt.rate_rules = NULL; /* copied into the limiter, not kept */
     s->quiesced_fd = -1;
     atomic_init(&s->faults_left, o->fault_status != 0 ? o->fault_count : 0);
     atomic_init(&s->in_flight, 0);
     tlm__metrics_init(&s->metrics);
     tlm__write_queue_init(&s->write_queue,
         o->max_write_queue < 0 ? 2 * (long)threads : o->max_write_queue);
-    if (o->rate_rules != NULL) {
-        if (tlm__ratelimit_new(o->rate_rules, o->auth.n_api_keys, &s->ratelimit)
-            != 0) {
-            snprintf(err, err_size, "out of memory");
-            goto fail;
-        }
-    }
     if (listen_socket(o->host, o->port, &fd, err, err_size) != 0)
         goto fail;
     s->daemon = start_daemon(s, fd);
@@ -476,6 +454,12 @@ tlm__http_start(const struct tlm__http_options *o,
 fail:
     server_free(s);
     return -1;
+}
+
+struct tlm__metrics *
+tlm__http_metrics(struct tlm__http_server *s)
+{
+    return s != NULL ? &s->metrics : NULL;
 }
 
 uint16_t

@@ -32,11 +32,11 @@ struct tlm__http_options {
     unsigned max_connections; /* 1000 in all */
     unsigned connection_timeout_s; /* 30 s idle */
     unsigned max_connections_per_ip; /* 0 here means no cap */
-    /* rate_rules[i] limits api key i; NULL: no rate limit. Copied. */
-    const struct tlm__rate_rule *rate_rules;
     long max_write_queue; /* batches waiting for the store; <0: 2 x threads */
     struct tlm__log *log; /* borrowed; NULL: no logs */
-    struct tlm__auth auth;
+    /* The keyring (borrowed; must outlive the server): who may call what,
+     * and each ingestion key's rate limit and attributes. */
+    struct tlm__auth *auth;
     struct tlm__store *store; /* borrowed; must outlive the server */
     int fault_status; /* 0: none */
     unsigned long fault_count;
@@ -53,6 +53,11 @@ struct tlm__http_server;
  * message naming the address (e.g. "address already in use"). */
 int tlm__http_start(const struct tlm__http_options *o,
     struct tlm__http_server **out, char *err, size_t err_size);
+
+struct tlm__metrics;
+
+/* The server's counters, for jobs outside the HTTP front to add to. */
+struct tlm__metrics *tlm__http_metrics(struct tlm__http_server *s);
 
 /* The port actually bound (the real one when 0 was asked for). */
 uint16_t tlm__http_port(const struct tlm__http_server *s);

@@ -22,7 +22,6 @@ struct tlm__http_server {
     atomic_ulong faults_left;
     atomic_ulong in_flight; /* requests begun and not yet completed */
     struct tlm__metrics metrics;
-    struct tlm__ratelimit *ratelimit;
     struct tlm__write_queue write_queue;
     int quiesced_fd; /* listening socket handed back by quiesce, or -1 */
     uint16_t port;
@@ -48,7 +47,7 @@ struct tlm__http_request {
     size_t len;
     size_t cap;
     enum tlm__encoding enc;
-    size_t key; /* index of the ingestion key (batch route) */
+    const struct tlm__key *key; /* the ingestion key (batch route) */
     bool too_large; /* cap crossed: the rest of the body is discarded */
     bool fault; /* answer with the injected fault status */
 };

@@ -4,6 +4,8 @@
 #include "ingest.h"
 
 #include "json_arena.h"
+#include "scrub.h"
+#include "scrub_pass.h"
 #include "json_scan.h"
 #include "json_util.h"
 
@@ -48,6 +50,10 @@ struct work {
     struct tlm__store_batch batch;
     struct rejection *rejected;
     struct tlm__ingest_policy lim; /* resolved: no zero member left */
+    size_t overridden; /* events given the key's environment */
+    char **printed; /* per element: its scrubbed text, NULL if unchanged */
+    char **bad_text; /* per bad row: its scrubbed raw text (malloc) */
+    struct tlm__scrub_tally tally; /* what the second privacy pass did */
 };
 
 static const struct tlm__ingest_hooks no_hooks;
@@ -69,14 +75,23 @@ resolve_policy(const struct tlm__ingest_policy *l)
         r.max_age_ms = TLM_INGEST_DEFAULT_MAX_AGE_MS;
     if (r.hooks == NULL)
         r.hooks = &no_hooks;
+    if (r.environment != NULL && r.environment[0] == '\0')
+        r.environment = NULL;
     return r;
 }
 
 static void
 work_free(struct work *w)
 {
-    for (size_t i = 0; i < w->n_trees && !w->in_arena; i++)
+    for (size_t i = 0; i < w->n_trees && !w->in_arena; i++) {
         cJSON_Delete(w->trees[i]);
+        if (w->printed != NULL)
+            cJSON_free(w->printed[i]);
+    }
+    for (size_t i = 0; w->bad_text != NULL && i < w->batch.n_bad; i++)
+        free(w->bad_text[i]);
+    free(w->printed);
+    free(w->bad_text);
     tlm__json_arena_free(&w->arena);
     for (size_t i = 0; i < N_KEYS; i++)
         cJSON_Delete(w->header[i]);
@@ -186,8 +201,10 @@ alloc_rows(struct work *w, size_t n)
     w->batch.events = calloc(k, sizeof(*w->batch.events));
     w->batch.bad = calloc(k, sizeof(*w->batch.bad));
     w->rejected = calloc(k, sizeof(*w->rejected));
+    w->printed = calloc(k, sizeof(*w->printed));
+    w->bad_text = calloc(k, sizeof(*w->bad_text));
     if (w->trees == NULL || w->batch.events == NULL || w->batch.bad == NULL
-        || w->rejected == NULL)
+        || w->rejected == NULL || w->printed == NULL || w->bad_text == NULL)
         return -1;
     return 0;
 }
@@ -249,12 +266,25 @@ check_one(struct work *w, size_t i, struct tlm__event *ev, struct rejection *r)
     }
     /* The scanner proved the slice is JSON and its text sound, so a
      * failure here is one of cJSON's own limits, or memory. */
+    /* The second privacy pass edits the tree where it lives, and prints
+     * the event again only when it changed something. */
     if (w->in_arena)
         tlm__json_arena_enter(&w->arena);
     w->trees[i] = cJSON_ParseWithLength(el->p, el->len);
+    int scrubbed = 0;
+    if (w->trees[i] != NULL && !w->lim.no_scrub) {
+        scrubbed = tlm__scrub_event(w->trees[i], &w->tally);
+        if (scrubbed > 0)
+            w->printed[i] = cJSON_PrintUnformatted(w->trees[i]);
+    }
     tlm__json_arena_leave();
     if (w->trees[i] == NULL) {
         snprintf(r->reason, sizeof(r->reason), "event: cannot be decoded");
+        return -1;
+    }
+    if (scrubbed < 0 || (scrubbed > 0 && w->printed[i] == NULL)) {
+        snprintf(r->reason, sizeof(r->reason),
+            "event: out of memory while scrubbing it");
         return -1;
     }
     if (tlm__event_validate(w->trees[i], ev, r->reason, sizeof(r->reason))
@@ -263,6 +293,29 @@ check_one(struct work *w, size_t i, struct tlm__event *ev, struct rejection *r)
         return -1;
     }
     return check_time(w, ev, w->trees[i], r);
+}
+
+/* A rejected element is kept as text for inspection: scrubbed as one
+ * string (placeholders hold no quote, so JSON stays JSON), or verbatim
+ * when memory runs out (it is never served outside /admin/). */
+static void
+scrub_bad_row(struct work *w, struct tlm__bad_row *b, size_t k)
+{
+    tlm__buf out = {0};
+    tlm__scrub_counts counts = {0};
+    if (w->lim.no_scrub
+        || tlm__scrub_string(b->raw, b->raw_len, TLM__SCRUB_ALL, &out, &counts)
+            != 0) {
+        tlm__buf_free(&out);
+        return;
+    }
+    for (int kind = 0; kind < TLM__SCRUB_NKINDS; kind++) {
+        w->tally.by_kind[kind] += counts.n[kind];
+        w->tally.total += counts.n[kind];
+    }
+    w->bad_text[k] = out.data; /* tlm__buf allocates with malloc here */
+    b->raw = out.data;
+    b->raw_len = out.len;
 }
 
 /* Validates every element, splitting them into store rows and bad rows.
@@ -280,14 +333,22 @@ classify(struct work *w)
         struct rejection *r = &w->rejected[w->batch.n_bad];
         w->n_trees = i + 1;
         if (check_one(w, i, &se->ev, r) == 0) {
-            se->payload = el->p;
-            se->payload_len = el->len;
+            if (w->lim.environment != NULL
+                && strcmp(se->ev.environment, w->lim.environment) != 0) {
+                se->ev.environment = w->lim.environment;
+                w->overridden++;
+            }
+            se->payload = w->printed[i] != NULL ? w->printed[i] : el->p;
+            se->payload_len
+                = w->printed[i] != NULL ? strlen(w->printed[i]) : el->len;
             w->batch.n_events++;
         } else {
+            struct tlm__bad_row *b = &w->batch.bad[w->batch.n_bad];
             r->index = i;
-            w->batch.bad[w->batch.n_bad].reason = r->reason;
-            w->batch.bad[w->batch.n_bad].raw = el->p;
-            w->batch.bad[w->batch.n_bad].raw_len = el->len;
+            b->reason = r->reason;
+            b->raw = el->p;
+            b->raw_len = el->len;
+            scrub_bad_row(w, b, w->batch.n_bad);
             w->batch.n_bad++;
         }
     }
@@ -444,11 +505,13 @@ tlm__ingest_json_with(struct tlm__store *st, const char *json, size_t len,
     if (status != 0)
         goto out;
     w.batch.meta.event_count = w.scan.n_elems;
+    w.batch.meta.key_id = w.lim.key_id;
     if (alloc_rows(&w, w.scan.n_elems) != 0) {
         status = reply(response, 500, "out of memory");
         goto out;
     }
     classify(&w);
+    w.batch.meta.scrubbed = w.tally.total;
     status = store(st, &w, &accepted, &duplicates, response);
     if (status != 0)
         goto out;
@@ -457,6 +520,10 @@ tlm__ingest_json_with(struct tlm__store *st, const char *json, size_t len,
     if (w.lim.hooks->stored != NULL)
         w.lim.hooks->stored(
             w.lim.hooks->ctx, accepted, duplicates, w.batch.n_bad);
+    if (w.overridden > 0 && w.lim.hooks->environment_overridden != NULL)
+        w.lim.hooks->environment_overridden(w.lim.hooks->ctx, w.overridden);
+    if (w.tally.total > 0 && w.lim.hooks->scrubbed != NULL)
+        w.lim.hooks->scrubbed(w.lim.hooks->ctx, &w.tally);
 out:
     work_free(&w);
     return status;

@@ -6,8 +6,10 @@
 #define TLM_SERVER_INGEST_H
 
 #include "inflate.h"
+#include "scrub_pass.h"
 #include "store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +36,10 @@ struct tlm__ingest_hooks {
     /* The receipt's counts of a batch answered 200. */
     void (*stored)(
         void *ctx, size_t accepted, size_t duplicates, size_t rejected);
+    /* Valid events whose environment the key's replaced. */
+    void (*environment_overridden)(void *ctx, size_t events);
+    /* What the second privacy pass replaced in a stored batch. */
+    void (*scrubbed)(void *ctx, const struct tlm__scrub_tally *tally);
 };
 
 struct tlm__ingest_limits {
@@ -48,6 +54,11 @@ struct tlm__ingest_policy {
     int64_t max_future_ms; /* timestamp later than received + this */
     int64_t max_age_ms; /* timestamp earlier than received - this */
     const struct tlm__ingest_hooks *hooks; /* NULL: none */
+    /* The sending key's environment: when set it replaces every event's
+     * own claim, so sandbox traffic never lands in production. */
+    const char *environment;
+    const char *key_id; /* recorded with the batch; NULL: none */
+    bool no_scrub; /* skip the second privacy pass (benchmarks only) */
 };
 
 /* Processes one wire body with the default policy. Returns the HTTP status

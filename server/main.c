@@ -2,10 +2,13 @@
  * "listening on" line, SIGHUP log reopening and a draining stop on
  * SIGINT/SIGTERM. Must never exit with a zero status after a failed start,
  * nor leave the database open or a request unanswered on a clean stop. */
+#include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "json_arena.h"
+#include "keys_cmd.h"
 #include "log.h"
+#include "maintenance.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -62,44 +65,48 @@ fill_limits(struct tlm__http_options *h, const struct tlm__server_config *c)
 static void
 fill_http_options(struct tlm__http_options *h,
     const struct tlm__server_config *c, struct tlm__store *st,
-    const struct tlm__rate_rule *rules, struct tlm__log *lg)
+    struct tlm__auth *auth, struct tlm__log *lg)
 {
     memset(h, 0, sizeof(*h));
     h->host = c->host;
     h->port = c->port;
     h->threads = c->threads;
     fill_limits(h, c);
-    h->rate_rules = rules;
     h->log = lg;
-    h->auth.api_keys = c->api_keys;
-    h->auth.n_api_keys = c->n_api_keys;
-    h->auth.admin_token = c->admin_token;
+    h->auth = auth;
     h->store = st;
     h->fault_status = c->fault_status;
     h->fault_count = c->fault_count;
     h->fault_retry_after = c->fault_retry_after;
 }
 
-/* One rule per API key from its tier; NULL (no limiting) when no key has
- * a limited tier, or when out of memory (reported by *failed). */
-static struct tlm__rate_rule *
-key_rules(const struct tlm__server_config *c, int *failed)
+/* The keyring: configured keys, then the database's. A server without
+ * any ingestion key could only refuse every batch: that is a start error. */
+static int
+load_keys(const struct tlm__server_config *c, struct tlm__store *st,
+    struct tlm__log *lg, struct tlm__auth **out, char *err, size_t n)
 {
-    struct tlm__rate_rule *r;
-    int limited = 0;
-    *failed = 0;
-    for (size_t i = 0; i < c->n_api_keys; i++)
-        limited |= tlm__rate_for_key(c, i).events_per_second > 0;
-    if (!limited)
-        return NULL;
-    r = calloc(c->n_api_keys, sizeof(*r));
-    if (r == NULL) {
-        *failed = 1;
-        return NULL;
+    size_t ingest = 0, admin = 0;
+    if (tlm__auth_new(c->tiers, c->n_tiers, out) != 0
+        || tlm__auth_add_config(
+               *out, c->api_keys, c->n_api_keys, c->admin_token)
+            != 0) {
+        snprintf(err, n, "out of memory");
+        return -1;
     }
-    for (size_t i = 0; i < c->n_api_keys; i++)
-        r[i] = tlm__rate_for_key(c, i);
-    return r;
+    if (tlm__maint_sync_keys(st, *out, lg, NULL) != 0) {
+        snprintf(err, n, "cannot read the database's API keys");
+        return -1;
+    }
+    tlm__auth_count(*out, &ingest, &admin);
+    if (ingest == 0) {
+        snprintf(err, n,
+            "no ingestion key: give --api-key, TELEMETRY_API_KEYS or "
+            "server.api_keys, or create one with `telemetry-server keys "
+            "create`");
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -117,9 +124,10 @@ announce(const struct tlm__server_config *c, uint16_t port, struct tlm__log *lg)
     tlm__log_write(lg, TLM_LOG_INFO, "listening", f, 3);
 }
 
-/* Waits for SIGINT/SIGTERM, reopening the log file on each SIGHUP. */
+/* Waits for SIGINT/SIGTERM, reopening the log file and re-reading the
+ * database's keys on each SIGHUP. */
 static int
-wait_for_stop(sigset_t *set, struct tlm__log *lg)
+wait_for_stop(sigset_t *set, struct tlm__log *lg, struct tlm__maint *mt)
 {
     int sig = 0;
     for (;;) {
@@ -127,6 +135,7 @@ wait_for_stop(sigset_t *set, struct tlm__log *lg)
             return 0;
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
+        tlm__maint_poke(mt);
         if (tlm__log_reopen(lg) != 0)
             tlm__log_write(
                 lg, TLM_LOG_ERROR, "cannot reopen the log file", NULL, 0);
@@ -160,12 +169,15 @@ main(int argc, char **argv)
     struct tlm__store *store = NULL;
     struct tlm__http_server *http = NULL;
     struct tlm__log *lg = NULL;
-    struct tlm__rate_rule *rules = NULL;
+    struct tlm__auth *auth = NULL;
+    struct tlm__maint *maint = NULL;
     char err[512] = "";
     sigset_t set;
-    int sig, failed = 0;
+    int sig;
     int rc = EXIT_FAILURE;
 
+    if (argc > 1 && strcmp(argv[1], "keys") == 0)
+        return tlm__keys_main(argc - 1, argv + 1);
     switch (tlm__server_config_load(&cfg, argc, argv, err, sizeof(err))) {
     case TLM_CONFIG_EXIT:
         return EXIT_SUCCESS;
@@ -186,16 +198,25 @@ main(int argc, char **argv)
             "no admin token: /admin/ routes will answer 401", NULL, 0);
     tlm__json_arena_install(); /* before any thread uses cJSON */
     block_signals(&set);
-    rules = key_rules(&cfg, &failed);
-    if (failed) {
-        snprintf(err, sizeof(err), "out of memory");
+    if (tlm__store_open(cfg.db_url, &store, err, sizeof(err)) != 0
+        || load_keys(&cfg, store, lg, &auth, err, sizeof(err)) != 0)
         goto out;
-    }
-    if (tlm__store_open(cfg.db_url, &store, err, sizeof(err)) != 0)
-        goto out;
-    fill_http_options(&hopt, &cfg, store, rules, lg);
+    fill_http_options(&hopt, &cfg, store, auth, lg);
     if (tlm__http_start(&hopt, &http, err, sizeof(err)) != 0)
         goto out;
+    struct tlm__maint_options mo = {
+        .store = store,
+        .auth = auth,
+        .log = lg,
+        .metrics = tlm__http_metrics(http),
+        .keys_refresh_s = cfg.keys_refresh_s,
+        .retention_days = cfg.retention_days,
+    };
+    tlm__maint_sync_keys(store, auth, lg, mo.metrics); /* sets the gauge */
+    if (tlm__maint_start(&mo, &maint) != 0) {
+        snprintf(err, sizeof(err), "cannot start the maintenance thread");
+        goto out;
+    }
     if (cfg.port_file != NULL
         && write_port_file(cfg.port_file, tlm__http_port(http)) != 0) {
         snprintf(
@@ -203,7 +224,7 @@ main(int argc, char **argv)
         goto out;
     }
     announce(&cfg, tlm__http_port(http), lg);
-    sig = wait_for_stop(&set, lg);
+    sig = wait_for_stop(&set, lg, maint);
     drain(http, &cfg, sig, lg);
     rc = EXIT_SUCCESS;
 out:
@@ -211,12 +232,13 @@ out:
         struct tlm__log_field f[] = {{"error", err, 0}};
         tlm__log_write(lg, TLM_LOG_ERROR, "cannot start", f, 1);
     }
+    tlm__maint_stop(maint);
     tlm__http_stop(http);
     tlm__store_close(store);
+    tlm__auth_free(auth);
     if (rc == EXIT_SUCCESS)
         tlm__log_write(lg, TLM_LOG_INFO, "stopped", NULL, 0);
     tlm__log_close(lg);
-    free(rules);
     tlm__server_config_free(&cfg);
     return rc;
 }

@@ -3,6 +3,8 @@
  * may mix values from a few microseconds apart, never a torn value. */
 #include "metrics.h"
 
+#include "scrub_pass.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -192,6 +194,38 @@ render_flow(struct text *t, const struct tlm__metrics *m)
         "telemetry_overloaded_total %lu\n",
         atomic_load_explicit(&m->write_queue_depth, RELAXED),
         get(&m->rate_limited), get(&m->overloaded));
+    put(t,
+        "# HELP telemetry_events_environment_overridden_total Events stored "
+        "under their key's environment instead of the one they claimed.\n"
+        "# TYPE telemetry_events_environment_overridden_total counter\n"
+        "telemetry_events_environment_overridden_total %lu\n"
+        "# HELP telemetry_keys_active Ingestion keys accepted now (config "
+        "and database).\n"
+        "# TYPE telemetry_keys_active gauge\n"
+        "telemetry_keys_active %ld\n"
+        "# HELP telemetry_key_sync_failures_total Re-reads of the "
+        "database's keys that failed (the previous keys stay in force).\n"
+        "# TYPE telemetry_key_sync_failures_total counter\n"
+        "telemetry_key_sync_failures_total %lu\n"
+        "# HELP telemetry_events_purged_total Events removed by the "
+        "retention purge (retention_days).\n"
+        "# TYPE telemetry_events_purged_total counter\n"
+        "telemetry_events_purged_total %lu\n",
+        get(&m->environment_overridden),
+        atomic_load_explicit(&m->keys_active, RELAXED),
+        get(&m->key_syncs_failed), get(&m->events_purged));
+}
+
+static void
+render_scrubbed(struct text *t, const struct tlm__metrics *m)
+{
+    put(t,
+        "# HELP telemetry_server_scrubbed_total Replacements the server's "
+        "privacy pass made in stored events and bad rows, by detector.\n"
+        "# TYPE telemetry_server_scrubbed_total counter\n");
+    for (int k = 0; k < tlm__scrub_pass_kinds() && k < 16; k++)
+        put(t, "telemetry_server_scrubbed_total{detector=\"%s\"} %lu\n",
+            tlm__scrub_pass_kind(k), get(&m->scrubbed[k]));
 }
 
 char *
@@ -204,6 +238,7 @@ tlm__metrics_render(const struct tlm__metrics *m)
     render_events(&t, m);
     render_store(&t, m);
     render_flow(&t, m);
+    render_scrubbed(&t, m);
     if (t.failed) {
         free(t.p);
         return NULL;

@@ -36,6 +36,11 @@ struct tlm__metrics {
     atomic_long write_queue_depth;
     atomic_ulong rate_limited;
     atomic_ulong overloaded; /* 503 answers from the bounded write queue */
+    atomic_ulong environment_overridden; /* events given their key's env */
+    atomic_long keys_active; /* ingestion keys accepted now */
+    atomic_ulong key_syncs_failed; /* database key re-reads that failed */
+    atomic_ulong events_purged; /* removed by the retention purge */
+    atomic_ulong scrubbed[16]; /* the privacy pass's replacements by kind */
 };
 
 /* Zeroes every counter (the struct may also simply be zero-initialized). */

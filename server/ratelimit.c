@@ -7,18 +7,11 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-struct bucket {
-    pthread_mutex_t lock;
-    struct tlm__rate_rule rule;
-    double tokens;
-    int64_t last_us;
-    bool started; /* last_us is meaningful */
-};
-
 struct tlm__ratelimit {
-    struct bucket *buckets;
+    struct tlm__bucket *buckets;
     size_t n;
 };
 
@@ -35,14 +28,8 @@ tlm__ratelimit_new(const struct tlm__rate_rule *rules, size_t n_keys,
         free(rl);
         return -1;
     }
-    for (size_t i = 0; i < n_keys; i++) {
-        struct bucket *b = &rl->buckets[i];
-        pthread_mutex_init(&b->lock, NULL);
-        b->rule = rules[i];
-        if (b->rule.events_per_second > 0 && b->rule.burst < 1)
-            b->rule.burst = 1;
-        b->tokens = b->rule.burst;
-    }
+    for (size_t i = 0; i < n_keys; i++)
+        tlm__bucket_init(&rl->buckets[i], rules[i]);
     rl->n = n_keys;
     *out = rl;
     return 0;
@@ -54,13 +41,13 @@ tlm__ratelimit_free(struct tlm__ratelimit *rl)
     if (rl == NULL)
         return;
     for (size_t i = 0; i < rl->n; i++)
-        pthread_mutex_destroy(&rl->buckets[i].lock);
+        tlm__bucket_destroy(&rl->buckets[i]);
     free(rl->buckets);
     free(rl);
 }
 
 static void
-refill(struct bucket *b, int64_t now_us)
+refill(struct tlm__bucket *b, int64_t now_us)
 {
     if (b->started && now_us > b->last_us) {
         double earned
@@ -72,17 +59,30 @@ refill(struct bucket *b, int64_t now_us)
     b->started = true;
 }
 
+void
+tlm__bucket_init(struct tlm__bucket *b, struct tlm__rate_rule rule)
+{
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_init(&b->lock, NULL);
+    b->rule = rule;
+    if (b->rule.events_per_second > 0 && b->rule.burst < 1)
+        b->rule.burst = 1;
+    b->tokens = b->rule.burst;
+}
+
+void
+tlm__bucket_destroy(struct tlm__bucket *b)
+{
+    pthread_mutex_destroy(&b->lock);
+}
+
 enum tlm__rate_outcome
-tlm__ratelimit_take(struct tlm__ratelimit *rl, size_t key, double cost,
-    int64_t now_us, long *retry_after_s)
+tlm__bucket_take(
+    struct tlm__bucket *b, double cost, int64_t now_us, long *retry_after_s)
 {
     enum tlm__rate_outcome rc = TLM_RATE_OK;
-    struct bucket *b;
     *retry_after_s = 0;
-    if (rl == NULL || key >= rl->n)
-        return TLM_RATE_OK;
-    b = &rl->buckets[key];
-    if (!(b->rule.events_per_second > 0))
+    if (b == NULL || !(b->rule.events_per_second > 0))
         return TLM_RATE_OK;
     if (cost > b->rule.burst)
         return TLM_RATE_TOO_BIG;
@@ -98,6 +98,16 @@ tlm__ratelimit_take(struct tlm__ratelimit *rl, size_t key, double cost,
     }
     pthread_mutex_unlock(&b->lock);
     return rc;
+}
+
+enum tlm__rate_outcome
+tlm__ratelimit_take(struct tlm__ratelimit *rl, size_t key, double cost,
+    int64_t now_us, long *retry_after_s)
+{
+    *retry_after_s = 0;
+    if (rl == NULL || key >= rl->n)
+        return TLM_RATE_OK;
+    return tlm__bucket_take(&rl->buckets[key], cost, now_us, retry_after_s);
 }
 
 struct tlm__rate_rule

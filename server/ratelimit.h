@@ -13,6 +13,18 @@ struct tlm__rate_rule {
     double burst; /* bucket size; at least 1 when limited */
 };
 
+#include <pthread.h>
+#include <stdbool.h>
+
+/* One key's bucket; embed it where the key lives. */
+struct tlm__bucket {
+    pthread_mutex_t lock;
+    struct tlm__rate_rule rule;
+    double tokens;
+    int64_t last_us;
+    bool started; /* last_us is meaningful */
+};
+
 struct tlm__ratelimit;
 
 /* One bucket per key, key i limited by rules[i] (copied); buckets start
@@ -35,6 +47,14 @@ enum tlm__rate_outcome {
  * index out of range or with an unlimited rule is always admitted. */
 enum tlm__rate_outcome tlm__ratelimit_take(struct tlm__ratelimit *rl,
     size_t key, double cost, int64_t now_us, long *retry_after_s);
+
+/* A bucket limited by rule, full. */
+void tlm__bucket_init(struct tlm__bucket *b, struct tlm__rate_rule rule);
+void tlm__bucket_destroy(struct tlm__bucket *b);
+
+/* tlm__ratelimit_take for one bucket (NULL or unlimited: always OK). */
+enum tlm__rate_outcome tlm__bucket_take(
+    struct tlm__bucket *b, double cost, int64_t now_us, long *retry_after_s);
 
 /* The rule of key (unlimited for a key out of range or rl NULL). */
 struct tlm__rate_rule tlm__ratelimit_rule(

@@ -21,11 +21,10 @@ tlm__store_open(
     if (url != NULL
         && (strncmp(url, "postgresql://", 13) == 0
             || strncmp(url, "postgres://", 11) == 0)) {
-        snprintf(err, err_size,
-            "--db: the PostgreSQL store is not available in this build");
-        return -1;
+        return tlm__store_pg_open(url, out, err, err_size);
     }
-    snprintf(err, err_size, "--db: expected sqlite:PATH, got \"%s\"",
+    snprintf(err, err_size,
+        "--db: expected sqlite:PATH or postgresql://..., got \"%s\"",
         url != NULL ? url : "");
     return -1;
 }
@@ -51,6 +50,40 @@ tlm__store_list_events(struct tlm__store *st, const struct tlm__events_query *q,
     return st->ops->list_events(st, q, visit, ctx, next_cursor);
 }
 
+int
+tlm__store_key_insert(struct tlm__store *st, const struct tlm__key_row *k)
+{
+    return st->ops->key_insert(st, k);
+}
+
+int
+tlm__store_key_list(
+    struct tlm__store *st, struct tlm__key_row **rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    return st->ops->key_list(st, rows, n);
+}
+
+int
+tlm__store_key_revoke(struct tlm__store *st, const char *id, int64_t now_ms)
+{
+    return st->ops->key_revoke(st, id, now_ms);
+}
+
+int
+tlm__store_purge(struct tlm__store *st, int64_t before_ms, uint64_t *removed)
+{
+    *removed = 0;
+    return st->ops->purge(st, before_ms, removed);
+}
+
+int
+tlm__store_ping(struct tlm__store *st)
+{
+    return st->ops->ping(st);
+}
+
 void
 tlm__store_close(struct tlm__store *st)
 {
@@ -66,5 +99,8 @@ tlm__dash_result_free(struct tlm__dash_result *r)
     for (size_t i = 0; i < r->n_endpoints; i++)
         free(r->endpoints[i].endpoint);
     free(r->endpoints);
+    for (size_t i = 0; i < r->n_scrub_keys; i++)
+        free(r->scrub_keys[i].key_id);
+    free(r->scrub_keys);
     memset(r, 0, sizeof(*r));
 }

@@ -22,6 +22,8 @@ struct tlm__batch_meta {
     const char *privacy; /* the SDK's privacy block, as received, or NULL */
     size_t privacy_len;
     size_t event_count; /* events in the batch, valid or not */
+    const char *key_id; /* public id of the ingestion key that sent it */
+    size_t scrubbed; /* replacements the server's privacy pass made */
 };
 
 struct tlm__store_event {
@@ -68,6 +70,15 @@ struct tlm__dash_endpoint {
     double p99_ms;
 };
 
+/* What the server's privacy pass replaced in the batches of one key. */
+struct tlm__dash_key_scrubs {
+    char *key_id; /* "" for batches stored without a key id */
+    double batches; /* batches of this key with a replacement */
+    double replacements;
+};
+
+#define TLM_DASH_MAX_SCRUB_KEYS 20
+
 struct tlm__dash_result {
     double events;
     double errors;
@@ -76,6 +87,11 @@ struct tlm__dash_result {
     double batches;
     double unanonymized_batches;
     double unscrubbed_batches;
+    /* Keys whose batches the server had to scrub, most replacements first,
+     * at most TLM_DASH_MAX_SCRUB_KEYS; server_scrubbed sums all keys. */
+    double server_scrubbed;
+    struct tlm__dash_key_scrubs *scrub_keys;
+    size_t n_scrub_keys;
     struct tlm__dash_endpoint *endpoints;
     size_t n_endpoints;
 };
@@ -90,6 +106,25 @@ struct tlm__events_query {
  * must not call back into the store. Returns 0 to continue, -1 to abort. */
 typedef int (*tlm__event_visit_fn)(void *ctx, const char *payload, size_t len);
 
+#define TLM_KEY_ID_MAX 32
+#define TLM_KEY_ATTR_MAX 128
+#define TLM_KEY_ENV_MAX 16
+
+/* One ingestion or admin key of the api_keys table. The secret itself is
+ * never stored: hash is its SHA-256. Strings are NUL-terminated; an empty
+ * organization, access_tier or environment means "not set". */
+struct tlm__key_row {
+    char id[TLM_KEY_ID_MAX]; /* public id, what `keys list` shows */
+    unsigned char hash[32];
+    char name[TLM_KEY_ATTR_MAX];
+    char organization[TLM_KEY_ATTR_MAX];
+    char access_tier[TLM_KEY_ATTR_MAX];
+    char environment[TLM_KEY_ENV_MAX]; /* "production", "sandbox" or "" */
+    bool admin; /* admin key (every /admin/ route) rather than ingestion */
+    int64_t created_ms;
+    int64_t revoked_ms; /* 0: active */
+};
+
 struct tlm__store;
 
 struct tlm__store_ops {
@@ -100,6 +135,19 @@ struct tlm__store_ops {
         struct tlm__dash_result *out);
     int (*list_events)(struct tlm__store *st, const struct tlm__events_query *q,
         tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
+    /* Keys: insert (-1 when the id or hash exists), list every row (active
+     * and revoked, oldest first; *rows malloc'ed, NULL when none), revoke
+     * (0 done, 1 no active key with that id, -1 error). */
+    int (*key_insert)(struct tlm__store *st, const struct tlm__key_row *k);
+    int (*key_list)(
+        struct tlm__store *st, struct tlm__key_row **rows, size_t *n);
+    int (*key_revoke)(struct tlm__store *st, const char *id, int64_t now_ms);
+    /* Retention: removes events whose timestamp is before before_ms (a
+     * backend may keep a whole day more: PostgreSQL drops day partitions
+     * entirely before it); *removed counts what went, when it can know. */
+    int (*purge)(struct tlm__store *st, int64_t before_ms, uint64_t *removed);
+    /* Readiness: 0 when the database answers a trivial query now. */
+    int (*ping)(struct tlm__store *st);
     void (*close)(struct tlm__store *st);
 };
 
@@ -127,11 +175,23 @@ int tlm__store_list_events(struct tlm__store *st,
     const struct tlm__events_query *q, tlm__event_visit_fn visit, void *ctx,
     int64_t *next_cursor);
 
+int tlm__store_key_insert(struct tlm__store *st, const struct tlm__key_row *k);
+int tlm__store_key_list(
+    struct tlm__store *st, struct tlm__key_row **rows, size_t *n);
+int tlm__store_key_revoke(
+    struct tlm__store *st, const char *id, int64_t now_ms);
+int tlm__store_purge(
+    struct tlm__store *st, int64_t before_ms, uint64_t *removed);
+int tlm__store_ping(struct tlm__store *st);
+
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);
 
 /* Backends. */
 int tlm__store_sqlite_open(
     const char *path, struct tlm__store **out, char *err, size_t err_size);
+/* url is the whole "postgresql://..." or "postgres://..." connection URI. */
+int tlm__store_pg_open(
+    const char *url, struct tlm__store **out, char *err, size_t err_size);
 
 #endif

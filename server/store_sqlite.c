@@ -75,6 +75,21 @@ static const char *const migrations[] = {
     /* 3: the SDK's privacy block per batch, for the dashboard. */
     ("ALTER TABLE batches ADD COLUMN privacy TEXT;"
      "CREATE INDEX batches_received ON batches(received_ms);"),
+    /* 4: keys managed with `telemetry-server keys`, stored as the SHA-256
+     * of their secret; per batch, the key it came with and what the
+     * server's privacy pass replaced in it. */
+    ("CREATE TABLE api_keys ("
+     " id TEXT PRIMARY KEY,"
+     " hash BLOB NOT NULL UNIQUE,"
+     " name TEXT NOT NULL DEFAULT '',"
+     " organization TEXT NOT NULL DEFAULT '',"
+     " access_tier TEXT NOT NULL DEFAULT '',"
+     " environment TEXT NOT NULL DEFAULT '',"
+     " admin INTEGER NOT NULL DEFAULT 0,"
+     " created_ms INTEGER NOT NULL,"
+     " revoked_ms INTEGER);"
+     "ALTER TABLE batches ADD COLUMN key_id TEXT;"
+     "ALTER TABLE batches ADD COLUMN scrubbed INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -88,40 +103,6 @@ static const char *const migrations[] = {
 #define MAX_CHUNK_ROWS 64
 static const size_t chunk_rows[N_CHUNKS] = {MAX_CHUNK_ROWS, 16, 4, 1};
 
-static int
-hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The 16 bytes of a canonical 8-4-4-4-12 UUID; -1 if text is not one. */
-static int
-uuid_bytes(const char *text, size_t len, unsigned char out[16])
-{
-    size_t k = 0;
-    if (len != TLM_EVENT_ID_LEN)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (text[i] != '-')
-                return -1;
-            continue;
-        }
-        int hi = hex_nibble(text[i]), lo = hex_nibble(text[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        i++;
-    }
-    return 0;
-}
-
 /* tlm_uuid_blob(text): what migration 2 stores for a version-1 id. */
 static void
 sql_uuid_blob(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -130,7 +111,7 @@ sql_uuid_blob(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     const char *t = (const char *)sqlite3_value_text(argv[0]);
     (void)argc;
     if (t == NULL
-        || uuid_bytes(t, (size_t)sqlite3_value_bytes(argv[0]), b) != 0) {
+        || tlm__uuid_bytes(t, (size_t)sqlite3_value_bytes(argv[0]), b) != 0) {
         sqlite3_result_error(ctx, "tlm_uuid_blob: not a canonical UUID", -1);
         return;
     }
@@ -298,7 +279,8 @@ prepare_writes(struct sqlite_store *st, char *err, size_t n)
     return prepare(db,
         "INSERT INTO batches(batch_id, received_ms, sent_at, "
         "sdk_name, sdk_version, sdk_binding, client_stats, "
-        "event_count, privacy) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "event_count, privacy, key_id, scrubbed) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
         "ON CONFLICT(batch_id) DO NOTHING",
         &st->ins_batch, err, n);
 }
@@ -457,6 +439,11 @@ static const struct tlm__store_ops sqlite_ops = {
     .insert_batch = sqlite_insert_batch,
     .dashboard = tlm__sqlite_dashboard,
     .list_events = tlm__sqlite_list_events,
+    .key_insert = tlm__sqlite_key_insert,
+    .key_list = tlm__sqlite_key_list,
+    .key_revoke = tlm__sqlite_key_revoke,
+    .purge = tlm__sqlite_purge,
+    .ping = tlm__sqlite_ping,
     .close = sqlite_close,
 };
 
@@ -535,7 +522,7 @@ bind_event(sqlite3_stmt *s, int base, int64_t received_ms,
     const struct tlm__store_event *e, unsigned char key[16])
 {
     const struct tlm__event *ev = &e->ev;
-    if (uuid_bytes(ev->id, TLM_EVENT_ID_LEN, key) == 0)
+    if (tlm__uuid_bytes(ev->id, TLM_EVENT_ID_LEN, key) == 0)
         sqlite3_bind_blob(s, base + 1, key, 16, SQLITE_STATIC);
     else /* validation guarantees a UUID; NOT NULL makes this fail loudly */
         sqlite3_bind_null(s, base + 1);
@@ -570,7 +557,7 @@ mark_duplicates(struct sqlite_store *st, struct tlm__store_event *ev, size_t n,
     sqlite3_stmt *s = st->find_row;
     for (size_t i = 0; i < n; i++) {
         unsigned char key[16];
-        if (uuid_bytes(ev[i].ev.id, TLM_EVENT_ID_LEN, key) != 0)
+        if (tlm__uuid_bytes(ev[i].ev.id, TLM_EVENT_ID_LEN, key) != 0)
             return -1;
         sqlite3_bind_blob(s, 1, key, 16, SQLITE_STATIC);
         int rc = sqlite3_step(s);
@@ -648,6 +635,8 @@ insert_header(sqlite3_stmt *s, const struct tlm__store_batch *b)
     bind_slice(s, 7, m->client_stats, m->client_stats_len);
     sqlite3_bind_int64(s, 8, (sqlite3_int64)m->event_count);
     bind_slice(s, 9, m->privacy, m->privacy_len);
+    bind_text(s, 10, m->key_id);
+    sqlite3_bind_int64(s, 11, (sqlite3_int64)m->scrubbed);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;

@@ -46,6 +46,7 @@ struct sqlite_store {
     sqlite3_stmt *q_latency;
     sqlite3_stmt *q_list;
     sqlite3_stmt *q_sdk;
+    sqlite3_stmt *q_scrubs;
 };
 
 /* Prepares the reader statements on st->rdb. Returns 0 or -1 (err set). */
@@ -58,5 +59,16 @@ int tlm__sqlite_dashboard(struct tlm__store *base,
 int tlm__sqlite_list_events(struct tlm__store *base,
     const struct tlm__events_query *q, tlm__event_visit_fn visit, void *ctx,
     int64_t *next_cursor);
+
+/* store_sqlite_keys.c: keys, retention and readiness. */
+int tlm__sqlite_key_insert(
+    struct tlm__store *base, const struct tlm__key_row *k);
+int tlm__sqlite_key_list(
+    struct tlm__store *base, struct tlm__key_row **rows, size_t *n);
+int tlm__sqlite_key_revoke(
+    struct tlm__store *base, const char *id, int64_t now_ms);
+int tlm__sqlite_purge(
+    struct tlm__store *base, int64_t before_ms, uint64_t *removed);
+int tlm__sqlite_ping(struct tlm__store *base);
 
 #endif

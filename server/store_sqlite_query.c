@@ -54,6 +54,12 @@ static const char sdk_sql[]
       " FROM batches WHERE ?1 IS NOT NULL AND received_ms >= ?2"
       " AND received_ms < ?3";
 
+/* ?1 is bound but unused here too. */
+static const char scrubs_sql[]
+    = "SELECT COALESCE(key_id, ''), COUNT(*), SUM(scrubbed) FROM batches"
+      " WHERE ?1 IS NOT NULL AND received_ms >= ?2 AND received_ms < ?3"
+      " AND scrubbed > 0 GROUP BY key_id ORDER BY 3 DESC, 1 ASC";
+
 static const char list_sql[]
     = "SELECT seq, payload FROM events WHERE seq < ?1"
       " AND (?2 IS NULL OR type = ?2) ORDER BY seq DESC LIMIT ?3";
@@ -70,6 +76,7 @@ tlm__sqlite_prepare_queries(struct sqlite_store *st, char *err, size_t err_size)
         {latency_sql, &st->q_latency},
         {list_sql, &st->q_list},
         {sdk_sql, &st->q_sdk},
+        {scrubs_sql, &st->q_scrubs},
     };
     for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
         if (sqlite3_prepare_v3(st->rdb, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -90,6 +97,7 @@ tlm__sqlite_finalize_queries(struct sqlite_store *st)
     sqlite3_finalize(st->q_latency);
     sqlite3_finalize(st->q_list);
     sqlite3_finalize(st->q_sdk);
+    sqlite3_finalize(st->q_scrubs);
 }
 
 static void
@@ -130,6 +138,35 @@ query_sdk(struct sqlite_store *st, const struct tlm__dash_query *q,
     out->unanonymized_batches = sqlite3_column_double(s, 1);
     out->unscrubbed_batches = sqlite3_column_double(s, 2);
     rc = 0;
+out:
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Every key's row is summed; the first TLM_DASH_MAX_SCRUB_KEYS are kept. */
+static int
+query_scrubs(struct sqlite_store *st, const struct tlm__dash_query *q,
+    struct tlm__dash_result *out)
+{
+    sqlite3_stmt *s = st->q_scrubs;
+    int rc = -1, step;
+    bind_range(s, q);
+    out->scrub_keys = calloc(TLM_DASH_MAX_SCRUB_KEYS, sizeof(*out->scrub_keys));
+    if (out->scrub_keys == NULL)
+        goto out;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        out->server_scrubbed += sqlite3_column_double(s, 2);
+        if (out->n_scrub_keys == TLM_DASH_MAX_SCRUB_KEYS)
+            continue;
+        struct tlm__dash_key_scrubs *k = &out->scrub_keys[out->n_scrub_keys];
+        k->key_id = strdup((const char *)sqlite3_column_text(s, 0));
+        if (k->key_id == NULL)
+            goto out;
+        k->batches = sqlite3_column_double(s, 1);
+        k->replacements = sqlite3_column_double(s, 2);
+        out->n_scrub_keys++;
+    }
+    rc = step == SQLITE_DONE ? 0 : -1;
 out:
     sqlite3_reset(s);
     return rc;
@@ -235,7 +272,8 @@ tlm__sqlite_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
     if (sqlite3_exec(st->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
     if (query_totals(st, q, out) != 0 || query_endpoints(st, q, out) != 0
-        || query_latency(st, q, out) != 0 || query_sdk(st, q, out) != 0)
+        || query_latency(st, q, out) != 0 || query_sdk(st, q, out) != 0
+        || query_scrubs(st, q, out) != 0)
         goto end;
     rc = 0;
 end:

@@ -158,8 +158,21 @@ mem_close(struct tlm__store *st)
     (void)st;
 }
 
-static const struct tlm__store_ops mem_ops
-    = {"fuzz-memory", mem_insert, mem_dashboard, mem_list, mem_close};
+static int
+mem_ping(struct tlm__store *st)
+{
+    (void)st;
+    return 0;
+}
+
+static const struct tlm__store_ops mem_ops = {
+    .name = "fuzz-memory",
+    .insert_batch = mem_insert,
+    .dashboard = mem_dashboard,
+    .list_events = mem_list,
+    .ping = mem_ping,
+    .close = mem_close,
+};
 
 /* The body must be strict JSON: the server's own scanner says so. */
 static void

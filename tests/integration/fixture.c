@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,13 +45,156 @@ read_port(const char *path)
     return v > 0 && v < 65536 ? (int)v : -1;
 }
 
+/* ---- PostgreSQL mode -------------------------------------------------- */
+
+static int
+pg_mode(void)
+{
+    const char *b = getenv("TLM_TEST_DB_BACKEND");
+
+    return b != NULL && strcmp(b, "postgresql") == 0;
+}
+
+static const char *
+pg_base(void)
+{
+    const char *u = getenv("TLM_TEST_PG_URL");
+
+    return u != NULL && u[0] != '\0' ? u : NULL;
+}
+
+/* A PostgreSQL copy of a suite without a database to use is skipped. */
+__attribute__((constructor)) static void
+pg_or_skip(void)
+{
+    if (pg_mode() && pg_base() == NULL) {
+        printf("TLM_TEST_DB_BACKEND=postgresql without TLM_TEST_PG_URL:"
+               " skipped\n");
+        fflush(stdout);
+        _exit(77);
+    }
+}
+
+/* The base URL with its database replaced by name. */
+static void
+pg_url_for(const char *name, char *out, size_t size)
+{
+    const char *base = pg_base(), *p = strstr(base, "://");
+    const char *query = strchr(base, '?');
+    const char *slash = p != NULL ? strchr(p + 3, '/') : NULL;
+
+    if (slash == NULL || (query != NULL && query < slash))
+        slash = query != NULL ? query : base + strlen(base);
+    snprintf(out, size, "%.*s/%s%s", (int)(slash - base), base, name,
+        query != NULL ? query : "");
+}
+
+static void
+pg_quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+/* Runs one statement (made of numbers and fixed words) on the base
+ * database; 0 or -1. */
+static int
+pg_admin(const char *sql)
+{
+    PGconn *pg = PQconnectdb(pg_base());
+    PGresult *r;
+    int rc = -1;
+
+    if (PQstatus(pg) == CONNECTION_OK) {
+        PQsetNoticeProcessor(pg, pg_quiet, NULL);
+        r = PQexec(pg, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc != 0)
+            fprintf(stderr, "fixture: %s: %s", sql, PQerrorMessage(pg));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "fixture: %s", PQerrorMessage(pg));
+    }
+    PQfinish(pg);
+    return rc;
+}
+
+/* Servers of this process with a database of their own, by directory. */
+static struct {
+    char dir[256];
+    char db[512];
+} pg_live[16];
+
+static void
+pg_drop(tlm_test_server *s)
+{
+    char sql[128];
+
+    if (s->pg_db[0] == '\0')
+        return;
+    snprintf(
+        sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->pg_db);
+    pg_admin(sql);
+    for (size_t i = 0; i < sizeof(pg_live) / sizeof(pg_live[0]); i++) {
+        if (strcmp(pg_live[i].dir, s->dir) == 0)
+            pg_live[i].dir[0] = '\0';
+    }
+    s->pg_db[0] = '\0';
+}
+
+static int
+pg_create(tlm_test_server *s)
+{
+    static int counter;
+    char sql[128];
+
+    snprintf(
+        s->pg_db, sizeof(s->pg_db), "tlm_it_%d_%d", (int)getpid(), counter++);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", s->pg_db);
+    if (pg_admin(sql) != 0) {
+        s->pg_db[0] = '\0';
+        return -1;
+    }
+    pg_url_for(s->pg_db, s->db, sizeof(s->db));
+    for (size_t i = 0; i < sizeof(pg_live) / sizeof(pg_live[0]); i++) {
+        if (pg_live[i].dir[0] == '\0') {
+            snprintf(pg_live[i].dir, sizeof(pg_live[i].dir), "%s", s->dir);
+            snprintf(pg_live[i].db, sizeof(pg_live[i].db), "%s", s->db);
+            break;
+        }
+    }
+    return 0;
+}
+
+/* The database an extra --db names: a PostgreSQL URL itself, or that of
+ * the server whose SQLite file arg names; NULL for any other. */
+static const char *
+pg_alias(const char *arg)
+{
+    char want[300];
+
+    if (strncmp(arg, "postgresql://", 13) == 0
+        || strncmp(arg, "postgres://", 11) == 0)
+        return arg; /* a database the test made itself */
+    for (size_t i = 0; i < sizeof(pg_live) / sizeof(pg_live[0]); i++) {
+        if (pg_live[i].dir[0] == '\0')
+            continue;
+        snprintf(want, sizeof(want), "sqlite:%.255s/events.db", pg_live[i].dir);
+        if (strcmp(arg, want) == 0)
+            return pg_live[i].db;
+    }
+    return NULL;
+}
+
+/* ---- the server process ----------------------------------------------- */
+
 int
 tlm_test_server_start(tlm_test_server *s, const char *const *extra)
 {
     const char *bin = getenv("TLM_SERVER");
     char db[320], portfile[320];
     const char *argv[32];
-    int argc = 0, i;
+    int argc = 0, i, alias = 0;
 
     memset(s, 0, sizeof(*s));
     if (bin == NULL)
@@ -59,12 +203,22 @@ tlm_test_server_start(tlm_test_server *s, const char *const *extra)
     if (mkdtemp(s->dir) == NULL)
         return -1;
     snprintf(db, sizeof(db), "sqlite:%s/events.db", s->dir);
+    snprintf(s->db, sizeof(s->db), "%s", db);
+    for (i = 0; pg_mode() && extra != NULL && extra[i] != NULL; i++) {
+        if (strcmp(extra[i], "--db") == 0 && extra[i + 1] != NULL
+            && pg_alias(extra[i + 1]) != NULL) {
+            snprintf(s->db, sizeof(s->db), "%s", pg_alias(extra[i + 1]));
+            alias = 1; /* that server's database, not a new one */
+        }
+    }
+    if (pg_mode() && !alias && pg_create(s) != 0)
+        return -1;
     snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
     argv[argc++] = bin;
     argv[argc++] = "--listen";
     argv[argc++] = "127.0.0.1:0";
     argv[argc++] = "--db";
-    argv[argc++] = db;
+    argv[argc++] = s->db;
     argv[argc++] = "--api-key";
     argv[argc++] = TLM_TEST_API_KEY;
     argv[argc++] = "--admin-token";
@@ -72,11 +226,15 @@ tlm_test_server_start(tlm_test_server *s, const char *const *extra)
     argv[argc++] = "--port-file";
     argv[argc++] = portfile;
     for (i = 0; extra != NULL && extra[i] != NULL && argc < 30; i++)
-        argv[argc++] = extra[i];
+        argv[argc++] = alias && i > 0 && strcmp(extra[i - 1], "--db") == 0
+            ? s->db
+            : extra[i];
     argv[argc] = NULL;
     s->pid = fork();
-    if (s->pid < 0)
+    if (s->pid < 0) {
+        pg_drop(s);
         return -1;
+    }
     if (s->pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0)
@@ -90,6 +248,7 @@ tlm_test_server_start(tlm_test_server *s, const char *const *extra)
             break;
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
             s->pid = 0;
+            pg_drop(s);
             return -1;
         }
         sleep_ms(50);
@@ -116,6 +275,7 @@ tlm_test_server_stop(tlm_test_server *s)
         }
         s->pid = 0;
     }
+    pg_drop(s);
     if (s->dir[0] != '\0') {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
         if (system(cmd) != 0)
@@ -168,6 +328,62 @@ tlm_test_get_json(const tlm_test_server *s, const char *path, long *status)
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
     return json;
+}
+
+struct text_sink {
+    char *out;
+    size_t size;
+    size_t used;
+};
+
+static size_t
+to_text(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct text_sink *t = userp;
+    size_t n = size * nmemb;
+    size_t room = t->size - 1 - t->used;
+    size_t k = n < room ? n : room;
+    memcpy(t->out + t->used, data, k);
+    t->used += k;
+    t->out[t->used] = '\0';
+    return n;
+}
+
+long
+tlm_test_http(const tlm_test_server *s, void *handle, const char *path,
+    const char *secret, const char *body, char *out, size_t size)
+{
+    char url[512], auth[600];
+    long status = 0;
+    struct curl_slist *h = NULL;
+    struct text_sink t = {out, size, 0};
+    CURL *e = handle != NULL ? handle : curl_easy_init();
+    if (e == NULL || size == 0)
+        return 0;
+    out[0] = '\0';
+    snprintf(url, sizeof(url), "%s%s", s->url, path);
+    if (secret != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", secret);
+        h = curl_slist_append(h, auth);
+    }
+    if (body != NULL)
+        h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    if (body != NULL)
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, to_text);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*"); /* tests set http_proxy */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    if (handle == NULL)
+        curl_easy_cleanup(e);
+    return status;
 }
 
 long

@@ -16,19 +16,35 @@ typedef struct tlm_test_server {
     int port;
     char dir[256];
     char url[64];
+    char db[512]; /* the --db URL it was started with */
+    char pg_db[64]; /* PostgreSQL mode: the database made for it, or "" */
 } tlm_test_server;
 
 #define TLM_TEST_API_KEY "itest-key"
 #define TLM_TEST_ADMIN "itest-admin"
 
 /* Starts telemetry-server on 127.0.0.1:0 with a fresh SQLite file; extra
- * arguments (NULL-terminated) are appended. Returns 0 or -1. */
+ * arguments (NULL-terminated) are appended. Returns 0 or -1.
+ * With TLM_TEST_DB_BACKEND=postgresql it gets a fresh PostgreSQL database
+ * instead (CREATE DATABASE tlm_it_<pid>_<n> on the server TLM_TEST_PG_URL
+ * names; dropped by tlm_test_server_stop). An extra "--db URL" then uses
+ * that database and makes none, and "--db sqlite:DIR/events.db" naming
+ * the file of a server started here means that server's database. In
+ * that mode a suite whose TLM_TEST_PG_URL is unset exits 77 (skipped)
+ * before main. */
 int tlm_test_server_start(tlm_test_server *s, const char *const *extra);
 void tlm_test_server_stop(tlm_test_server *s);
 
 /* GET path with the admin token; the parsed JSON body or NULL. */
 cJSON *tlm_test_get_json(
     const tlm_test_server *s, const char *path, long *status);
+
+/* One request to s: GET path, or POST body when body is not NULL, with
+ * "Authorization: Bearer <secret>" unless secret is NULL. Reuses e when
+ * not NULL (a keep-alive connection). Returns the status (0: no answer)
+ * and the response body in out[0..size), truncated. */
+long tlm_test_http(const tlm_test_server *s, void *e, const char *path,
+    const char *secret, const char *body, char *out, size_t size);
 
 /* totals.events of the dashboard over all time (production). */
 long tlm_test_total_events(const tlm_test_server *s);

@@ -64,44 +64,11 @@ batch(int first, int n)
     return b;
 }
 
-static size_t
-sink(char *data, size_t size, size_t nmemb, void *userp)
-{
-    char *buf = userp;
-    size_t n = size * nmemb, used = strlen(buf);
-    if (used + n < 65536) {
-        memcpy(buf + used, data, n);
-        buf[used + n] = '\0';
-    }
-    return n;
-}
-
 /* A request through libcurl; the status, and the body in out (64 KiB). */
 static long
 request(const tlm_test_server *s, const char *path, const char *body, char *out)
 {
-    char url[256];
-    long status = 0;
-    struct curl_slist *h = NULL;
-    CURL *e = curl_easy_init();
-    ck_assert_ptr_nonnull(e);
-    out[0] = '\0';
-    snprintf(url, sizeof(url), "%s%s", s->url, path);
-    h = curl_slist_append(h, "Authorization: Bearer " TLM_TEST_API_KEY);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    if (body != NULL)
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    return status;
+    return tlm_test_http(s, NULL, path, TLM_TEST_API_KEY, body, out, 65536);
 }
 
 static int

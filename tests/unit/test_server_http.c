@@ -2,6 +2,7 @@
  * back), spoken to over plain sockets: routing, auth, encodings, limits and
  * fault injection. */
 #include "http.h"
+#include "server_keys.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -16,7 +17,7 @@
 static char dir[64];
 static struct tlm__store *store;
 static struct tlm__http_server *srv;
-static char *keys[] = {"ingest-key"};
+static struct tlm__auth *auth;
 
 static void
 start(int fault_status, unsigned long fault_count, long retry_after)
@@ -26,6 +27,8 @@ start(int fault_status, unsigned long fault_count, long retry_after)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
     ck_assert_int_eq(tlm__store_open(url, &store, err, sizeof(err)), 0);
+    if (auth == NULL)
+        auth = test_keyring("ingest-key", "admin-token", NULL, 0);
     struct tlm__http_options o = {
         .host = "127.0.0.1",
         .port = 0,
@@ -35,7 +38,7 @@ start(int fault_status, unsigned long fault_count, long retry_after)
         .max_future_ms = -1, /* the fixed timestamps below stay valid */
         .max_age_ms = -1,
         .max_write_queue = -1,
-        .auth = {keys, 1, "admin-token"},
+        .auth = auth,
         .store = store,
         .fault_status = fault_status,
         .fault_count = fault_count,
@@ -57,6 +60,8 @@ teardown(void)
     char cmd[128];
     tlm__http_stop(srv);
     tlm__store_close(store);
+    tlm__auth_free(auth);
+    auth = NULL;
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -121,8 +126,10 @@ START_TEST(http_batch_auth)
     ck_assert_int_eq(
         http("POST", "/v1/batch", "", one_event, r, sizeof(r)), 401);
     ck_assert_ptr_nonnull(strstr(r, "missing or invalid API key"));
+    /* The admin token is known, just not allowed to send: 403. */
     ck_assert_int_eq(
-        http("POST", "/v1/batch", admin_auth, one_event, r, sizeof(r)), 401);
+        http("POST", "/v1/batch", admin_auth, one_event, r, sizeof(r)), 403);
+    ck_assert_ptr_nonnull(strstr(r, "ingestion key"));
     ck_assert_int_eq(
         http("POST", "/v1/batch", "Authorization: Bearer wrong\r\n", one_event,
             r, sizeof(r)),

@@ -4,6 +4,8 @@
 #include "ingest.h"
 #include "inflate.h"
 #include "json_arena.h"
+#include "scrub.h"
+#include "scrub_pass.h"
 #include "store.h"
 
 #include <check.h>
@@ -541,6 +543,108 @@ text_rows(const char *sql, const char *want)
     return n;
 }
 
+/* tlm__scrub_event on its own: what it leaves alone, nested strings, and
+ * the clean-string cache never hiding a dirty string seen twice. */
+START_TEST(scrub_event_walks_and_caches_only_clean_strings)
+{
+    struct tlm__scrub_tally t;
+    memset(&t, 0, sizeof(t));
+    for (int round = 0; round < 3; round++) {
+        cJSON *e = cJSON_Parse(
+            "{\"id\":\"a@b.co\",\"user_id\":\"x@y.co\",\"endpoint\":"
+            "\"/v1/items/{id}\",\"error_message\":\"mail x@y.co\","
+            "\"request_details\":{\"list\":[\"ok\",\"10.0.0.1\"]},"
+            "\"client_info\":{\"host\":\"z@w.co\"}}");
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_eq(tlm__scrub_event(e, &t), 2);
+        char *p = cJSON_PrintUnformatted(e);
+        ck_assert_str_eq(p,
+            "{\"id\":\"a@b.co\",\"user_id\":\"x@y.co\",\"endpoint\":"
+            "\"/v1/items/{id}\",\"error_message\":\"mail [email]\","
+            "\"request_details\":{\"list\":[\"ok\",\"[ip]\"]},"
+            "\"client_info\":{\"host\":\"z@w.co\"}}");
+        free(p);
+        cJSON_Delete(e);
+    }
+    ck_assert_uint_eq(t.total, 6);
+    ck_assert_uint_eq(t.by_kind[TLM__SCRUB_EMAIL], 3);
+    ck_assert_uint_eq(t.by_kind[TLM__SCRUB_IP], 3);
+    ck_assert_str_eq(tlm__scrub_pass_kind(TLM__SCRUB_EMAIL), "email");
+}
+END_TEST
+
+/* The second privacy pass: PII an SDK let through is replaced before it is
+ * stored (payload and bad rows), identity fields are left alone, clean
+ * events stay byte for byte, the batch records how many replacements it
+ * needed and which key sent it, and the dashboard names that key. */
+START_TEST(ingest_server_scrubs_what_the_sdk_did_not)
+{
+    static const char dirty[]
+        = "{\"type\":\"error\",\"id\":\"0190a000-0000-7000-8000-000000000031\","
+          "\"timestamp\":\"2026-12-04T20:01:02.345Z\","
+          "\"endpoint\":\"/v1/users/12345?email=bob@example.com\","
+          "\"error_message\":\"cannot mail alice@example.com from 10.1.2.3\","
+          "\"stack_trace\":\"at /home/alice/app/main.c:12\","
+          "\"user_id\":\"carol@example.com\","
+          "\"request_details\":{\"note\":\"card 4111 1111 1111 1111\"}}";
+    char clean[1024], text[4096];
+    snprintf(clean, sizeof(clean), base_event, 32);
+    snprintf(text, sizeof(text),
+        "{\"batch_id\":\"b-scrub\",\"events\":[%s,%s,"
+        "{\"type\":\"request\",\"note\":\"dave@example.com\"}]}",
+        dirty, clean);
+    struct tlm__ingest_policy pol
+        = {.max_future_ms = -1, .max_age_ms = -1, .key_id = "k-dirty"};
+    char *out = NULL;
+    int status = tlm__ingest_json_with(
+        store, text, strlen(text), &pol, RECEIVED_MS, &out);
+    ck_assert_int_eq(status, 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"accepted\":2"));
+    free(out);
+    /* The dirty event, re-printed with placeholders. */
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events WHERE payload"
+                                " LIKE '%example.com%' AND payload NOT LIKE"
+                                " '%carol@example.com%'"),
+        0);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events WHERE payload LIKE"
+                                " '%cannot mail [email] from [ip]%' AND payload"
+                                " LIKE '%at ~/app/main.c:12%' AND payload LIKE"
+                                " '%/v1/users/{id}?email=%' AND payload LIKE"
+                                " '%card [card]%'"),
+        1);
+    /* user_id is the anonymization's business, not the scrubber's. */
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events WHERE payload"
+                                " LIKE '%\"user_id\":\"carol@example.com\"%'"),
+        1);
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM events WHERE endpoint"
+                                " = '/v1/users/{id}?email='"),
+        1);
+    /* The clean event is stored as received. */
+    ck_assert_int_eq(text_rows("SELECT payload FROM events WHERE payload LIKE"
+                               " '%000000000032%'",
+                         clean),
+        1);
+    /* The bad row is kept, scrubbed. */
+    ck_assert_int_eq(count_rows("SELECT count(*) FROM bad_rows WHERE raw LIKE"
+                                " '%\"note\":\"[email]\"%'"),
+        1);
+    /* 6 replacements: email, ip, home, query, card and the bad row's email
+     * (the path id is templating, not a detector count). */
+    int scrubbed
+        = count_rows("SELECT scrubbed FROM batches WHERE key_id = 'k-dirty'");
+    ck_assert_int_ge(scrubbed, 6);
+    struct tlm__dash_query q = {0, 4102444800000LL, "production", 10};
+    struct tlm__dash_result r;
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(tlm__store_dashboard(store, &q, &r), 0);
+    ck_assert_uint_eq(r.n_scrub_keys, 1);
+    ck_assert_str_eq(r.scrub_keys[0].key_id, "k-dirty");
+    ck_assert(r.scrub_keys[0].replacements == scrubbed);
+    ck_assert(r.server_scrubbed == scrubbed);
+    tlm__dash_result_free(&r);
+}
+END_TEST
+
 /* Payloads, bad rows and client_stats are the received text, byte for
  * byte, whitespace and key order included. */
 START_TEST(ingest_payload_stored_verbatim)
@@ -667,6 +771,8 @@ suite(void)
     tcase_add_test(tc, ingest_encoding_header_parsed);
     tcase_add_test(tc, ingest_status_zero_accepted);
     tcase_add_test(tc, ingest_payload_stored_verbatim);
+    tcase_add_test(tc, ingest_server_scrubs_what_the_sdk_did_not);
+    tcase_add_test(tc, scrub_event_walks_and_caches_only_clean_strings);
     tcase_add_test(tc, ingest_bad_text_rejected_alone);
     tcase_add_loop_test(tc, ingest_bad_document_is_400, 0,
         (int)(sizeof(bad_bodies) / sizeof(bad_bodies[0])));

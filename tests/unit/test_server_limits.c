@@ -3,6 +3,7 @@
  * bounded write queue, /readyz and /metrics, each against the real daemon
  * on a loopback port over plain sockets. */
 #include "http.h"
+#include "server_keys.h"
 #include "rfc3339.h"
 #include "store.h"
 
@@ -21,7 +22,7 @@
 static char dir[64];
 static struct tlm__store *store;
 static struct tlm__http_server *srv;
-static char *keys[] = {"ingest-key", "other-key"};
+static struct tlm__auth *auth;
 static const char ingest_auth[] = "Authorization: Bearer ingest-key\r\n";
 
 /* Options every test starts from; each test changes what it exercises. */
@@ -35,7 +36,6 @@ base_options(void)
         .max_inflated_bytes = 8 << 20,
         .max_write_queue = -1,
         .max_connections_per_ip = 0,
-        .auth = {keys, 2, "admin-token"},
     };
     return o;
 }
@@ -58,6 +58,11 @@ start(struct tlm__http_options o)
         open_store();
     if (o.store == NULL)
         o.store = store;
+    if (o.auth == NULL) {
+        if (auth == NULL)
+            auth = test_keyring("ingest-key,other-key", "admin-token", NULL, 0);
+        o.auth = auth;
+    }
     ck_assert_msg(tlm__http_start(&o, &srv, err, sizeof(err)) == 0, "%s", err);
 }
 
@@ -69,6 +74,8 @@ teardown(void)
     srv = NULL;
     tlm__store_close(store);
     store = NULL;
+    tlm__auth_free(auth);
+    auth = NULL;
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -359,9 +366,10 @@ END_TEST
 START_TEST(ratelimit_429_with_retry_after)
 {
     struct tlm__http_options o = base_options();
-    struct tlm__rate_rule rules[2] = {{1, 3}, {0, 0}};
+    struct tlm__rate_tier tiers[1] = {{"pro", {1, 3}}};
     char r[4096];
-    o.rate_rules = rules;
+    auth = test_keyring(
+        "ingest-key;tier=pro,other-key", "admin-token", tiers, 1);
     start(o);
     char *three = batch(1, 3), *one = batch(10, 1), *four = batch(20, 4);
     ck_assert_int_eq(
@@ -370,11 +378,12 @@ START_TEST(ratelimit_429_with_retry_after)
         http("POST", "/v1/batch", ingest_auth, one, r, sizeof(r)), 429);
     ck_assert_ptr_nonnull(strstr(r, "Retry-After: 1\r\n"));
     ck_assert_ptr_nonnull(strstr(r, "{\"error\":\"rate limit"));
+    ck_assert_ptr_nonnull(strstr(r, "tier pro"));
     /* More events than the burst can never pass: 413, so the SDK splits. */
     ck_assert_int_eq(
         http("POST", "/v1/batch", ingest_auth, four, r, sizeof(r)), 413);
     ck_assert_ptr_nonnull(strstr(r, "burst"));
-    /* The other key has its own (unlimited) bucket. */
+    /* The other key, in no tier and with no "default" rule, is unlimited. */
     ck_assert_int_eq(
         http("POST", "/v1/batch", "Authorization: Bearer other-key\r\n", one, r,
             sizeof(r)),
@@ -458,20 +467,15 @@ END_TEST
 /* A store whose database never answers: a fault SQLite cannot be made to
  * produce on demand. */
 static int
-dead_list(struct tlm__store *st, const struct tlm__events_query *q,
-    tlm__event_visit_fn visit, void *ctx, int64_t *next)
+dead_ping(struct tlm__store *st)
 {
     (void)st;
-    (void)q;
-    (void)visit;
-    (void)ctx;
-    (void)next;
     return -1;
 }
 
 START_TEST(readyz_503_when_database_fails)
 {
-    static const struct tlm__store_ops dead_ops = {.list_events = dead_list};
+    static const struct tlm__store_ops dead_ops = {.ping = dead_ping};
     struct tlm__store dead = {&dead_ops};
     struct tlm__http_options o = base_options();
     char r[4096];

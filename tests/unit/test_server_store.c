@@ -105,7 +105,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 3);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -130,7 +130,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 3);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 4);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -497,7 +497,7 @@ START_TEST(store_migrates_version_1_in_place)
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 3);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
@@ -574,6 +574,66 @@ START_TEST(store_survives_concurrent_checkpoints)
 }
 END_TEST
 
+/* Retention: events stamped before the cutoff go, the rest stay, and a
+ * purge is chunked (more rows than one chunk of 4096). */
+START_TEST(store_purge_removes_only_old_events)
+{
+    enum { OLD = 5000, NEW = 7 };
+    const int64_t day = 24LL * 3600 * 1000;
+    struct spec *sp = calloc(OLD + NEW, sizeof(*sp));
+    size_t acc, dup;
+    uint64_t removed = 0;
+    for (int i = 0; i < OLD + NEW; i++) {
+        sp[i].type = "request";
+        sp[i].endpoint = "GET /a";
+        sp[i].status = 200;
+        sp[i].rt = 1;
+        sp[i].ts_ms = i < OLD ? day + i : 3 * day + i;
+    }
+    struct tlm__store *st = open_store();
+    insert(st, sp, OLD + NEW, 1, &acc, &dup);
+    ck_assert_uint_eq(acc, OLD + NEW);
+    ck_assert_int_eq(tlm__store_purge(st, 2 * day, &removed), 0);
+    ck_assert_uint_eq(removed, OLD);
+    ck_assert_int_eq(tlm__store_purge(st, 2 * day, &removed), 0);
+    ck_assert_uint_eq(removed, 0);
+    tlm__store_close(st);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), NEW);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM events WHERE ts_ms < 172800000"), 0);
+    free(sp);
+}
+END_TEST
+
+/* The batch header records which key sent it. */
+START_TEST(store_batch_records_key_id)
+{
+    struct tlm__store_event ev;
+    size_t acc, dup;
+    memset(&ev, 0, sizeof(ev));
+    snprintf(
+        ev.ev.id, sizeof(ev.ev.id), "0190a000-0000-7000-8000-000000000001");
+    ev.ev.type = TLM_EVENT_REQUEST;
+    ev.ev.ts_ms = 1;
+    ev.ev.environment = "sandbox";
+    ev.ev.sample_rate = 1;
+    ev.payload = "{}";
+    ev.payload_len = 2;
+    struct tlm__store_batch b
+        = {.received_ms = 5, .events = &ev, .n_events = 1};
+    b.meta.batch_id = "b-1";
+    b.meta.key_id = "abc123";
+    b.meta.event_count = 1;
+    struct tlm__store *st = open_store();
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, &acc, &dup), 0);
+    tlm__store_close(st);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM batches WHERE key_id = 'abc123'"), 1);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM events WHERE environment = 'sandbox'"), 1);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -594,6 +654,8 @@ suite(void)
     tcase_add_test(tc, store_migrates_version_1_in_place);
     tcase_add_test(tc, store_migration_failure_leaves_version_1);
     tcase_add_test(tc, store_survives_concurrent_checkpoints);
+    tcase_add_test(tc, store_purge_removes_only_old_events);
+    tcase_add_test(tc, store_batch_records_key_id);
     suite_add_tcase(s, tc);
     return s;
 }
