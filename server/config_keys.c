@@ -116,7 +116,8 @@ tlm__sha256_from_hex(const char *hex, unsigned char out[32])
     if (hex == NULL || strlen(hex) != 64)
         return -1;
     for (size_t i = 0; i < 32; i++) {
-        int hi = tlm__hex_nibble(hex[2 * i]), lo = tlm__hex_nibble(hex[2 * i + 1]);
+        int hi = tlm__hex_nibble(hex[2 * i]),
+            lo = tlm__hex_nibble(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -23,6 +23,53 @@ tlm__event_uuid_valid(const char *s, size_t len)
     return true;
 }
 
+/* The members validation reads, found in one walk over the event's members
+ * instead of one cJSON_GetObjectItemCaseSensitive walk per field. The first
+ * occurrence of a key wins, as with that lookup. */
+enum field {
+    F_TYPE,
+    F_ID,
+    F_TIMESTAMP,
+    F_ENVIRONMENT,
+    F_SAMPLE_RATE,
+    F_USER_ID,
+    F_ORGANIZATION_ID,
+    F_ACCESS_TIER,
+    F_REQUEST_DETAILS,
+    F_CLIENT_INFO,
+    F_ENDPOINT,
+    F_METHOD,
+    F_RESPONSE_STATUS,
+    F_RESPONSE_TIME,
+    F_ERROR_MESSAGE,
+    F_ERROR_CODE,
+    F_STACK_TRACE,
+    F_IMPACT,
+    F_N
+};
+
+static const char *const field_names[F_N] = {"type", "id", "timestamp",
+    "environment", "sample_rate", "user_id", "organization_id", "access_tier",
+    "request_details", "client_info", "endpoint", "method", "response_status",
+    "response_time", "error_message", "error_code", "stack_trace", "impact"};
+
+static void
+collect(const cJSON *obj, const cJSON *f[F_N])
+{
+    for (int i = 0; i < F_N; i++)
+        f[i] = NULL;
+    for (const cJSON *m = obj->child; m != NULL && m->string != NULL;
+         m = m->next) {
+        for (int i = 0; i < F_N; i++) {
+            if (field_names[i][0] == m->string[0] && f[i] == NULL
+                && strcmp(field_names[i], m->string) == 0) {
+                f[i] = m;
+                break;
+            }
+        }
+    }
+}
+
 static int
 fail(char *reason, size_t size, const char *msg)
 {
@@ -33,10 +80,11 @@ fail(char *reason, size_t size, const char *msg)
 /* Optional string field of at most max bytes: absent or null leaves *out
  * NULL. Returns 0, or -1 with a reason. */
 static int
-opt_string(const cJSON *obj, const char *key, size_t max, const char **out,
+opt_string(const cJSON *const *f, enum field k, size_t max, const char **out,
     char *reason, size_t size)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const cJSON *it = f[k];
+    const char *key = field_names[k];
     *out = NULL;
     if (it == NULL || cJSON_IsNull(it))
         return 0;
@@ -50,9 +98,10 @@ opt_string(const cJSON *obj, const char *key, size_t max, const char **out,
 }
 
 static int
-opt_object(const cJSON *obj, const char *key, char *reason, size_t size)
+opt_object(const cJSON *const *f, enum field k, char *reason, size_t size)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const cJSON *it = f[k];
+    const char *key = field_names[k];
     if (it == NULL || cJSON_IsNull(it) || cJSON_IsObject(it))
         return 0;
     snprintf(reason, size, "%s: expected object", key);
@@ -60,9 +109,10 @@ opt_object(const cJSON *obj, const char *key, char *reason, size_t size)
 }
 
 static int
-check_common(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+check_common(
+    const cJSON *const *obj, struct tlm__event *ev, char *reason, size_t size)
 {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+    const cJSON *id = obj[F_ID];
     if (!cJSON_IsString(id)
         || !tlm__event_uuid_valid(id->valuestring, strlen(id->valuestring)))
         return fail(reason, size, "id: expected canonical UUID string");
@@ -70,14 +120,14 @@ check_common(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
         ev->id[i] = (char)tolower((unsigned char)id->valuestring[i]);
     ev->id[TLM_EVENT_ID_LEN] = '\0';
 
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(obj, "timestamp");
+    const cJSON *ts = obj[F_TIMESTAMP];
     if (!cJSON_IsString(ts)
         || tlm__rfc3339_parse(
                ts->valuestring, strlen(ts->valuestring), &ev->ts_ms)
             != 0)
         return fail(reason, size, "timestamp: expected RFC 3339 string");
 
-    const cJSON *env = cJSON_GetObjectItemCaseSensitive(obj, "environment");
+    const cJSON *env = obj[F_ENVIRONMENT];
     ev->environment = "production";
     if (env != NULL && !cJSON_IsNull(env)) {
         if (!cJSON_IsString(env)
@@ -88,7 +138,7 @@ check_common(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
         ev->environment = env->valuestring;
     }
 
-    const cJSON *sr = cJSON_GetObjectItemCaseSensitive(obj, "sample_rate");
+    const cJSON *sr = obj[F_SAMPLE_RATE];
     ev->sample_rate = 1.0;
     if (sr != NULL && !cJSON_IsNull(sr)) {
         if (!cJSON_IsNumber(sr) || !(sr->valuedouble > 0.0)
@@ -101,29 +151,29 @@ check_common(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
 
 static int
 check_identity(
-    const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+    const cJSON *const *obj, struct tlm__event *ev, char *reason, size_t size)
 {
     if (opt_string(
-            obj, "user_id", TLM_EVENT_MAX_SHORT, &ev->user_id, reason, size)
+            obj, F_USER_ID, TLM_EVENT_MAX_SHORT, &ev->user_id, reason, size)
             != 0
-        || opt_string(obj, "organization_id", TLM_EVENT_MAX_SHORT,
+        || opt_string(obj, F_ORGANIZATION_ID, TLM_EVENT_MAX_SHORT,
                &ev->organization_id, reason, size)
             != 0
-        || opt_string(obj, "access_tier", TLM_EVENT_MAX_SHORT, &ev->access_tier,
+        || opt_string(obj, F_ACCESS_TIER, TLM_EVENT_MAX_SHORT, &ev->access_tier,
                reason, size)
             != 0)
         return -1;
-    if (opt_object(obj, "request_details", reason, size) != 0
-        || opt_object(obj, "client_info", reason, size) != 0)
+    if (opt_object(obj, F_REQUEST_DETAILS, reason, size) != 0
+        || opt_object(obj, F_CLIENT_INFO, reason, size) != 0)
         return -1;
     return 0;
 }
 
 static int
-check_endpoint(const cJSON *obj, bool required, struct tlm__event *ev,
+check_endpoint(const cJSON *const *obj, bool required, struct tlm__event *ev,
     char *reason, size_t size)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "endpoint");
+    const cJSON *it = obj[F_ENDPOINT];
     ev->endpoint = NULL;
     if (!required && (it == NULL || cJSON_IsNull(it)))
         return 0;
@@ -138,15 +188,15 @@ check_endpoint(const cJSON *obj, bool required, struct tlm__event *ev,
 
 static int
 check_request(
-    const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+    const cJSON *const *obj, struct tlm__event *ev, char *reason, size_t size)
 {
     if (check_endpoint(obj, true, ev, reason, size) != 0)
         return -1;
-    if (opt_string(obj, "method", 16, &ev->method, reason, size) != 0)
+    if (opt_string(obj, F_METHOD, 16, &ev->method, reason, size) != 0)
         return -1;
 
     /* 0 is the SDK's "no HTTP response" (a network error, telemetry.h). */
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "response_status");
+    const cJSON *st = obj[F_RESPONSE_STATUS];
     if (!cJSON_IsNumber(st) || st->valuedouble != floor(st->valuedouble)
         || (st->valuedouble != 0
             && (st->valuedouble < 100 || st->valuedouble > 599)))
@@ -155,7 +205,7 @@ check_request(
     ev->has_status = true;
     ev->status = (int)st->valuedouble;
 
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj, "response_time");
+    const cJSON *rt = obj[F_RESPONSE_TIME];
     if (!cJSON_IsNumber(rt) || !isfinite(rt->valuedouble)
         || rt->valuedouble < 0)
         return fail(reason, size,
@@ -166,23 +216,24 @@ check_request(
 }
 
 static int
-check_error(const cJSON *obj, struct tlm__event *ev, char *reason, size_t size)
+check_error(
+    const cJSON *const *obj, struct tlm__event *ev, char *reason, size_t size)
 {
     const char *unused;
     if (check_endpoint(obj, false, ev, reason, size) != 0)
         return -1;
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "error_message");
+    const cJSON *msg = obj[F_ERROR_MESSAGE];
     if (!cJSON_IsString(msg) || strlen(msg->valuestring) > TLM_EVENT_MAX_TEXT)
         return fail(reason, size,
             "error_message: expected string of at most 65536 bytes");
     ev->error_message = msg->valuestring;
-    if (opt_string(obj, "error_code", TLM_EVENT_MAX_SHORT, &ev->error_code,
+    if (opt_string(obj, F_ERROR_CODE, TLM_EVENT_MAX_SHORT, &ev->error_code,
             reason, size)
             != 0
         || opt_string(
-               obj, "stack_trace", TLM_EVENT_MAX_TEXT, &unused, reason, size)
+               obj, F_STACK_TRACE, TLM_EVENT_MAX_TEXT, &unused, reason, size)
             != 0
-        || opt_string(obj, "impact", TLM_EVENT_MAX_SHORT, &unused, reason, size)
+        || opt_string(obj, F_IMPACT, TLM_EVENT_MAX_SHORT, &unused, reason, size)
             != 0)
         return -1;
     return 0;
@@ -195,7 +246,9 @@ tlm__event_validate(
     memset(ev, 0, sizeof(*ev));
     if (!cJSON_IsObject(item))
         return fail(reason, reason_size, "event: expected object");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+    const cJSON *f[F_N];
+    collect(item, f);
+    const cJSON *type = f[F_TYPE];
     if (!cJSON_IsString(type))
         return fail(reason, reason_size, "type: expected string");
     if (strcmp(type->valuestring, "request") == 0)
@@ -205,12 +258,12 @@ tlm__event_validate(
     else
         return fail(reason, reason_size, "type: unknown event type");
 
-    if (check_common(item, ev, reason, reason_size) != 0
-        || check_identity(item, ev, reason, reason_size) != 0)
+    if (check_common(f, ev, reason, reason_size) != 0
+        || check_identity(f, ev, reason, reason_size) != 0)
         return -1;
     if (ev->type == TLM_EVENT_REQUEST)
-        return check_request(item, ev, reason, reason_size);
-    return check_error(item, ev, reason, reason_size);
+        return check_request(f, ev, reason, reason_size);
+    return check_error(f, ev, reason, reason_size);
 }
 
 int
