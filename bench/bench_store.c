@@ -3,136 +3,21 @@
  * same run: (a) the same rows (id + payload) inserted by a plain prepared
  * statement loop in one transaction into a minimal table with the same
  * unique index on id, (b) the server's store API (tlm__store_insert_batch)
- * inserting the same rows as batches of 500, one transaction each.
+ * inserting the same rows as batches of 500, one transaction each, (c) the
+ * real telemetry-server --db sqlite:... fed the same events as gzip batches
+ * of 500 by the loopback load generator of bench_loadgen.h.
  *
  * Prints figures only; it asserts nothing about time. Each run uses a fresh
  * database file under --dir; the files are removed afterwards.
  */
 #include "bench_common.h"
+#include "bench_events.h"
+#include "bench_loadgen.h"
 #include "store.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <sys/stat.h>
-
-#define BATCH 500
-
-static const char *const routes[] = {
-    "/v1/users/{user_id}",
-    "/v1/search",
-    "/v1/organizations/{org_id}/projects",
-    "/v2/models/{model}/completions",
-    "/v1/users/{user_id}/api-keys",
-    "/v1/organizations/{org_id}/projects/{project_id}",
-    "/v1/organizations/{org_id}/projects/{project_id}/deployments",
-    "/v1/invoices/{invoice_id}",
-    "/v1/invoices",
-    "/v1/webhooks/{webhook_id}/deliveries",
-    "/v1/webhooks",
-    "/v1/files",
-    "/v1/files/{file_id}/content",
-    "/v1/audit-logs",
-    "/v1/batch-jobs/{job_id}",
-    "/v1/regions",
-};
-static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
-static const char *const tiers[] = {"free", "free", "pro", "enterprise"};
-static const int statuses[] = {200, 200, 200, 200, 200, 200, 201, 201, 204, 200,
-    200, 200, 404, 429, 500, 503};
-
-static struct tlm__store_event *events;
-static char *text; /* every payload, back to back */
-static char (*users)[72];
-static char (*orgs)[16];
-static size_t n_events;
-
-static uint64_t
-xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
-}
-
-/* A UUIDv7 for ms with random tail bits, lower-case canonical form. */
-static void
-uuid7(uint64_t *seed, int64_t ms, char out[TLM_EVENT_ID_LEN + 1])
-{
-    uint64_t hi = ((uint64_t)ms << 16) | 0x7000u | (xorshift(seed) & 0xfffu);
-    uint64_t lo
-        = (xorshift(seed) & 0x3fffffffffffffffull) | 0x8000000000000000ull;
-
-    snprintf(out, TLM_EVENT_ID_LEN + 1, "%08x-%04x-%04x-%04x-%012llx",
-        (unsigned)(hi >> 32), (unsigned)(hi >> 16) & 0xffffu,
-        (unsigned)hi & 0xffffu, (unsigned)(lo >> 48),
-        (unsigned long long)(lo & 0xffffffffffffull));
-}
-
-/* n realistic request events (as lib/encode.c writes them, ~470 bytes of
- * JSON each), 100 per millisecond, typed fields filled as the server's
- * validation would. */
-static int
-make_events(size_t n)
-{
-    uint64_t seed = 0x9e3779b97f4a7c15ull;
-    int64_t t0 = 1767225600000; /* 2026-01-01 */
-    size_t cap = n * 640, off = 0;
-
-    events = calloc(n, sizeof(*events));
-    text = malloc(cap);
-    users = calloc(n, sizeof(*users));
-    orgs = calloc(n, sizeof(*orgs));
-    if (events == NULL || text == NULL || users == NULL || orgs == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        struct tlm__event *e = &events[i].ev;
-        uint64_t x = xorshift(&seed);
-        int64_t ms = t0 + (int64_t)(i / 100);
-        e->type = TLM_EVENT_REQUEST;
-        uuid7(&seed, ms, e->id);
-        e->ts_ms = ms;
-        e->environment = "production";
-        e->sample_rate = 1.0;
-        e->endpoint = routes[x % 16];
-        e->method = methods[(x >> 4) % 4];
-        e->has_status = true;
-        e->status = statuses[(x >> 8) % 16];
-        e->has_response_time = true;
-        e->response_time_ms = (double)((x >> 12) % 900000) / 1000.0;
-        snprintf(users[i], sizeof(users[i]), "u%016llx%016llx%016llx%08x",
-            (unsigned long long)xorshift(&seed),
-            (unsigned long long)xorshift(&seed),
-            (unsigned long long)xorshift(&seed), (unsigned)(x >> 40));
-        snprintf(orgs[i], sizeof(orgs[i]), "org-%u", (unsigned)(x >> 32) % 250);
-        e->user_id = users[i];
-        e->organization_id = orgs[i];
-        e->access_tier = tiers[(x >> 20) % 4];
-        int len = snprintf(text + off, cap - off,
-            "{\"type\":\"request\",\"id\":\"%s\",\"timestamp\":"
-            "\"2026-01-01T00:00:00.000Z\",\"environment\":\"production\","
-            "\"sample_rate\":1,\"endpoint\":\"%s\",\"method\":\"%s\","
-            "\"response_status\":%d,\"response_time\":%.3f,\"user_id\":"
-            "\"%s\",\"organization_id\":\"%s\",\"access_tier\":\"%s\"%s,"
-            "\"client_info\":{\"sdk\":\"libtelemetry\",\"sdk_version\":"
-            "\"0.1.0\",\"os\":\"linux\",\"arch\":\"x86_64\"}}",
-            e->id, e->endpoint, e->method, e->status, e->response_time_ms,
-            e->user_id, e->organization_id, e->access_tier,
-            (x >> 24) % 4 == 0 ? ",\"request_details\":{\"page_size\":50,"
-                                 "\"sort\":\"created_at\"}"
-                               : "");
-        if (len < 0 || (size_t)len >= cap - off)
-            return -1;
-        events[i].payload = text + off;
-        events[i].payload_len = (size_t)len;
-        off += (size_t)len;
-    }
-    n_events = n;
-    return 0;
-}
 
 static void
 remove_db(const char *path)
@@ -256,7 +141,7 @@ run_store(const char *path, double *bytes, double *cpu, double *p99_ms,
             size_t first = k * BATCH;
             size_t n = n_events - first < BATCH ? n_events - first : BATCH;
             struct tlm__store_batch b = {
-                .received_ms = 1767225600000,
+                .received_ms = events[first].ev.ts_ms,
                 .events = events + first,
                 .n_events = n,
             };
@@ -297,11 +182,119 @@ out:
     return secs;
 }
 
+/* The figures of one run, one column each; the server's four repeat per
+ * connection count. */
+enum {
+    C_BASE,
+    C_STORE,
+    C_RATIO,
+    C_BASE_US,
+    C_STORE_US,
+    C_BASE_B,
+    C_STORE_B,
+    C_DUPS,
+    C_P99,
+    C_CLOSE,
+    C_SRV
+};
+enum { S_EVS, S_RATIO, S_P99, S_US, S_N };
+#define MAX_CONN_COLS 2
+#define N_COLS (C_SRV + S_N * MAX_CONN_COLS)
+
+/* A server column is headed name, connection count, suffix ("srv2_ev/s"). */
+struct col {
+    const char *name, *suffix;
+    int width, prec;
+};
+
+static const struct col cols[C_SRV + S_N] = {
+    {"base_ev/s", NULL, 10, 0},
+    {"store_ev/s", NULL, 10, 0},
+    {"ratio", NULL, 6, 2},
+    {"base_us", NULL, 8, 2},
+    {"store_us", NULL, 8, 2},
+    {"base_B", NULL, 8, 0},
+    {"store_B", NULL, 8, 0},
+    {"dups_ev/s", NULL, 10, 0},
+    {"p99_ms", NULL, 7, 2},
+    {"close_s", NULL, 7, 3},
+    {"srv", "_ev/s", 10, 0},
+    {"x_base", NULL, 6, 2},
+    {"s", "_p99", 7, 2},
+    {"s", "_us", 6, 2},
+};
+
+static void
+print_row(const char *label, const double *v, int n_conns)
+{
+    printf("%-6s", label);
+    for (int i = 0; i < C_SRV + S_N * n_conns; i++) {
+        const struct col *c = &cols[i < C_SRV ? i : C_SRV + (i - C_SRV) % S_N];
+        printf(" %*.*f", c->width, c->prec, v[i]);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+static void
+print_header(const int *conns, int n_conns)
+{
+    char name[32];
+
+    printf("%-6s", "run");
+    for (int i = 0; i < C_SRV + S_N * n_conns; i++) {
+        const struct col *c = &cols[i < C_SRV ? i : C_SRV + (i - C_SRV) % S_N];
+        if (c->suffix != NULL)
+            snprintf(name, sizeof(name), "%s%d%s", c->name,
+                conns[(i - C_SRV) / S_N], c->suffix);
+        printf(" %*s", c->width, c->suffix != NULL ? name : c->name);
+    }
+    printf("\n");
+}
+
+/* One repeat: baseline, store, then the server once per connection count,
+ * each on a fresh file. Fills v[] as the columns above; -1 on a failure. */
+static int
+run_once(const char *path, const char *server, const char *dir,
+    const int *conns, int n_conns, double *v)
+{
+    double n = (double)n_events;
+    double bb = 0, sb = 0, dups = 0, bc = 0, sc = 0;
+    double tb = run_baseline(path, &bb, &bc);
+    double ts = run_store(path, &sb, &sc, &v[C_P99], &dups, &v[C_CLOSE]);
+    char db[600], file[560];
+
+    if (tb <= 0 || ts <= 0)
+        return -1;
+    v[C_BASE] = n / tb;
+    v[C_STORE] = n / ts;
+    v[C_RATIO] = tb / ts;
+    v[C_BASE_US] = bc * 1e6 / n;
+    v[C_STORE_US] = sc * 1e6 / n;
+    v[C_BASE_B] = bb / n;
+    v[C_STORE_B] = sb / n;
+    v[C_DUPS] = n / dups;
+    snprintf(file, sizeof(file), "%s/server.db", dir);
+    snprintf(db, sizeof(db), "sqlite:%s", file);
+    for (int j = 0; j < n_conns; j++) {
+        double *s = &v[C_SRV + S_N * j];
+        remove_db(file);
+        double tv = run_server(server, db, dir, conns[j], &s[S_P99], &s[S_US]);
+        remove_db(file);
+        if (tv <= 0)
+            return -1;
+        s[S_EVS] = n / tv;
+        s[S_RATIO] = s[S_EVS] / v[C_BASE];
+    }
+    return 0;
+}
+
 static void
 usage(void)
 {
-    fprintf(
-        stderr, "usage: bench-store [--events N] [--repeats N] [--dir DIR]\n");
+    fprintf(stderr,
+        "usage: bench-store [--events N] [--repeats N] [--dir DIR]\n"
+        "                   [--server PATH] [--connections N]\n");
     exit(2);
 }
 
@@ -309,10 +302,12 @@ int
 main(int argc, char **argv)
 {
     size_t n = 200000;
-    int repeats = 3;
+    int repeats = 3, conns[MAX_CONN_COLS] = {1, 2}, n_conns = 2;
     const char *dir = "/tmp";
-    char path[512];
+    char path[512], server[512], work[512];
+    static double v[99][N_COLS], col[99];
 
+    default_server(server, sizeof(server));
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
             n = strtoul(argv[++i], NULL, 10);
@@ -320,51 +315,49 @@ main(int argc, char **argv)
             repeats = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
-        else
+        else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+            snprintf(server, sizeof(server), "%s", argv[++i]);
+        else if (strcmp(argv[i], "--connections") == 0 && i + 1 < argc) {
+            conns[0] = (int)strtol(argv[++i], NULL, 10);
+            n_conns = 1;
+        } else
             usage();
     }
-    if (n == 0 || repeats < 1 || repeats > 99)
+    if (n == 0 || repeats < 1 || repeats > 99 || conns[0] < 1
+        || conns[0] > LOADGEN_MAX_CONNS)
         usage();
-    if (make_events(n) != 0) {
-        fprintf(stderr, "bench-store: out of memory\n");
+    snprintf(path, sizeof(path), "%s/bench-store-%d.db", dir, (int)getpid());
+    snprintf(work, sizeof(work), "%s/bench-store-XXXXXX", dir);
+    /* Timestamps an hour old: inside the server's ingestion window. */
+    if (make_events(n, (int64_t)time(NULL) * 1000 - 3600 * 1000) != 0
+        || make_bodies() != 0 || mkdtemp(work) == NULL) {
+        fprintf(stderr, "bench-store: out of memory or no %s\n", work);
         return 1;
     }
-    snprintf(path, sizeof(path), "%s/bench-store-%d.db", dir, (int)getpid());
+    curl_global_init(CURL_GLOBAL_ALL);
     printf("# %zu events (%.0f B of JSON each), batches of %d, SQLite %s\n", n,
         (double)(events[n - 1].payload + events[n - 1].payload_len - text)
             / (double)n,
         BATCH, sqlite3_libversion());
-    printf("%-4s %10s %10s %6s %8s %8s %8s %8s %10s %7s %7s\n", "run",
-        "base_ev/s", "store_ev/s", "ratio", "base_us", "store_us", "base_B",
-        "store_B", "dups_ev/s", "p99_ms", "close_s");
-
-    double *ratio = calloc((size_t)repeats, sizeof(double));
-    double *base = calloc((size_t)repeats, sizeof(double));
-    double *store = calloc((size_t)repeats, sizeof(double));
-    if (ratio == NULL || base == NULL || store == NULL)
-        return 1;
-    for (int r = 0; r < repeats; r++) {
-        double bb = 0, sb = 0, p99 = 0, dups = 0, cl = 0, bc = 0, sc = 0;
-        double tb = run_baseline(path, &bb, &bc);
-        double ts = run_store(path, &sb, &sc, &p99, &dups, &cl);
-        if (tb <= 0 || ts <= 0)
-            return 1;
-        base[r] = (double)n / tb;
-        store[r] = (double)n / ts;
-        ratio[r] = tb / ts;
-        printf("%-4d %10.0f %10.0f %6.2f %8.2f %8.2f %8.0f %8.0f %10.0f %7.2f "
-               "%7.3f\n",
-            r + 1, base[r], store[r], ratio[r], bc * 1e6 / (double)n,
-            sc * 1e6 / (double)n, bb / (double)n, sb / (double)n,
-            (double)n / dups, p99, cl);
-        fflush(stdout);
+    print_header(conns, n_conns);
+    int rc = 0;
+    for (int r = 0; r < repeats && rc == 0; r++) {
+        char label[8];
+        rc = run_once(path, server, work, conns, n_conns, v[r]);
+        snprintf(label, sizeof(label), "%d", r + 1);
+        if (rc == 0)
+            print_row(label, v[r], n_conns);
     }
-    printf("median %8.0f %10.0f %6.2f\n",
-        bench_quantile(base, (size_t)repeats, 0.5),
-        bench_quantile(store, (size_t)repeats, 0.5),
-        bench_quantile(ratio, (size_t)repeats, 0.5));
-    free(ratio);
-    free(base);
-    free(store);
-    return 0;
+    if (rc == 0) {
+        double med[N_COLS];
+        for (int i = 0; i < N_COLS; i++) {
+            for (int r = 0; r < repeats; r++)
+                col[r] = v[r][i];
+            med[i] = bench_quantile(col, (size_t)repeats, 0.5);
+        }
+        print_row("median", med, n_conns);
+    }
+    remove_dir(work);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : 1;
 }
