@@ -98,6 +98,7 @@ client_create(tlm_client **out, const tlm_options *opts)
     while (c->wake_mask * 2 <= c->opts.max_batch_events)
         c->wake_mask *= 2;
     c->wake_mask -= 1;
+    c->fork_gen = tlm__fork_register();
     rc = tlm__worker_start(c);
     if (rc != 0)
         goto fail_sync;
@@ -220,6 +221,8 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
             &c->n.dropped_consent, 1, memory_order_relaxed);
         return TLM_EDISABLED;
     }
+    if (tlm__fork_pending(c) && tlm__fork_settle(c, true) != 0)
+        return TLM_ETHREAD; /* the child could not start a worker */
     rate = 1.0;
     if (c->priv.rates != NULL || c->opts.sampling_rate < 1.0) {
         rate = tlm__privacy_rate(&c->priv, &c->opts, r->endpoint);
@@ -317,6 +320,8 @@ tlm_client_flush(tlm_client *c, uint32_t timeout_ms)
 
     if (c == NULL || on_worker(c))
         return TLM_EINVAL;
+    if (tlm__forked(c))
+        (void)tlm__fork_settle(c, false);
     if (atomic_load(&c->state) != TLM__STATE_OPEN)
         return TLM_ECLOSED;
     deadline_after(&dl, timeout_ms);
@@ -341,6 +346,8 @@ tlm_client_close(tlm_client *c, uint32_t timeout_ms)
 
     if (c == NULL || on_worker(c))
         return TLM_EINVAL;
+    if (tlm__forked(c))
+        (void)tlm__fork_settle(c, false);
     if (!atomic_compare_exchange_strong(
             &c->state, &expected, TLM__STATE_CLOSING))
         return TLM_ECLOSED;
@@ -376,6 +383,8 @@ tlm_client_free(tlm_client *c)
 
     if (c == NULL)
         return;
+    if (tlm__forked(c))
+        (void)tlm__fork_settle(c, false);
     if (atomic_load(&c->state) == TLM__STATE_OPEN)
         (void)tlm_client_close(c, c->opts.shutdown_timeout_ms);
     alloc = c->opts.allocator; /* c itself is freed with it */
@@ -395,6 +404,8 @@ tlm_client_set_enabled(tlm_client *c, int enabled)
 {
     if (c == NULL)
         return TLM_EINVAL;
+    if (tlm__forked(c))
+        (void)tlm__fork_settle(c, false);
     if (atomic_load(&c->state) != TLM__STATE_OPEN)
         return TLM_ECLOSED;
     atomic_store(&c->enabled, enabled != 0);
@@ -426,6 +437,8 @@ tlm_client_set_consent(tlm_client *c, int consent)
         || (consent != TLM_CONSENT_GIVEN && consent != TLM_CONSENT_REVOKED
             && consent != TLM_CONSENT_UNKNOWN))
         return TLM_EINVAL;
+    if (tlm__forked(c))
+        (void)tlm__fork_settle(c, false);
     if (atomic_load(&c->state) != TLM__STATE_OPEN)
         return TLM_ECLOSED;
     atomic_store(&c->consent, consent);
@@ -468,6 +481,8 @@ tlm_client_stats(const tlm_client *cc, tlm_stats *s)
 
     if (c == NULL || s == NULL || s->size < sizeof(size_t) + 8)
         return TLM_EINVAL;
+    if (tlm__forked(c))
+        (void)tlm__fork_settle(c, false); /* the child's own counters */
     memset(&t, 0, sizeof(t));
     t.size = sizeof(t);
     t.enqueued = atomic_load(&c->queue.head);

@@ -79,6 +79,9 @@ struct tlm_client {
 
     pthread_t thread;
     bool thread_started;
+    bool worker_ready; /* tlm__worker_start succeeded, not yet destroyed */
+    unsigned fork_gen; /* tlm__fork_gen this client belongs to (fork.c) */
+    _Atomic bool needs_worker; /* a forked child's client, not restarted */
 
     /* Worker thread only. */
     uv_loop_t loop;
@@ -101,6 +104,31 @@ struct tlm_client {
     uint32_t n_inflight;
     bool flush_partial; /* seal the current batch even if not full */
 };
+
+/* fork.c */
+extern _Atomic unsigned tlm__fork_gen;
+/* Registers the atfork handlers once; returns the current generation. */
+unsigned tlm__fork_register(void);
+/* In a child of the process that made c: makes c the child's own (empty
+ * queue, no worker); with start_worker, starts its worker if it has none.
+ * Returns 0 or the worker's start error. */
+int tlm__fork_settle(tlm_client *c, bool start_worker);
+
+/* True when c was made in another process (a fork happened since). */
+static inline bool
+tlm__forked(const tlm_client *c)
+{
+    return atomic_load_explicit(&tlm__fork_gen, memory_order_relaxed)
+        != c->fork_gen;
+}
+
+/* True when tracking must go through tlm__fork_settle(c, true) first. */
+static inline bool
+tlm__fork_pending(tlm_client *c)
+{
+    return tlm__forked(c)
+        || atomic_load_explicit(&c->needs_worker, memory_order_relaxed);
+}
 
 /* worker.c */
 int tlm__worker_start(tlm_client *c);

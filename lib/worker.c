@@ -21,6 +21,8 @@ tlm__worker_wake(tlm_client *c)
 {
     uint64_t one = 1;
 
+    if (c->wake_fd < 0)
+        return; /* no worker (a forked child before its restart) */
     if (atomic_exchange_explicit(&c->wake_pending, 1, memory_order_acq_rel)
         == 0) {
         /* Can only fail with EAGAIN (counter saturated): already awake. */
@@ -664,6 +666,7 @@ tlm__worker_start(tlm_client *c)
         goto fail_transport;
     }
     c->thread_started = true;
+    c->worker_ready = true;
     return 0;
 fail_transport:
     tlm__transport_close(c);
@@ -683,6 +686,9 @@ fail:
 void
 tlm__worker_destroy(tlm_client *c)
 {
+    if (!c->worker_ready)
+        return; /* never started, or abandoned in a forked child */
+    c->worker_ready = false;
     /* The loop has stopped: uv_run returned with every handle closed. */
     uv_loop_close(&c->loop);
     tlm__buf_free(&c->scratch);
