@@ -278,6 +278,34 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_sampling_mode(
 TLM_API TLM_WARN_UNUSED int tlm_options_set_state_dir(
     tlm_options *opts, const char *path);
 
+/** fsync policies of the spool (tlm_options_set_spool_fsync). */
+enum {
+    TLM_FSYNC_BATCH = 0, /**< one fdatasync per batch written (default) */
+    TLM_FSYNC_ALWAYS = 1, /**< also one per acknowledgement */
+    TLM_FSYNC_NEVER = 2 /**< leave it to the kernel */
+};
+
+/**
+ * Directory of the on-disk spool: every batch is written there before it
+ * is sent and removed after a 2xx, so events survive a crash, a kill or
+ * an outage and are sent by the next process that opens the same spool.
+ * Created if missing (mode 0700); several processes may share it (each
+ * writes its own journal; a journal is taken over only once its process is
+ * gone). tlm_client_new() fails with TLM_EIO when it cannot be used.
+ * Default: none (events live in memory only). Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_spool_dir(
+    tlm_options *opts, const char *path);
+
+/** Cap of the spool on disk, 4096 bytes .. 1 TiB; beyond it the oldest
+ * batches are deleted unsent (dropped_spool_full). Default 64 MiB. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_spool_max_bytes(
+    tlm_options *opts, uint64_t bytes);
+
+/** TLM_FSYNC_BATCH (default), TLM_FSYNC_ALWAYS or TLM_FSYNC_NEVER. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_spool_fsync(
+    tlm_options *opts, int policy);
+
 /**
  * With consent required, nothing is sent until tlm_client_set_consent()
  * gives it: events wait in the queue (and are dropped, counted, when it is
@@ -462,6 +490,15 @@ typedef struct tlm_stats {
     uint64_t debug_printed;
     /** Events purged because consent was revoked. */
     uint64_t dropped_consent;
+    /** Events written to the spool (tlm_options_set_spool_dir). Since 0.1.0. */
+    uint64_t spooled;
+    /** Events read back from the spool that earlier processes left. */
+    uint64_t replayed;
+    /** Events left in the spool, unsent, at close's deadline or after
+     * max_retries: a later process with the same spool sends them. */
+    uint64_t spool_kept;
+    /** Events the spool deleted unsent to stay under spool_max_bytes. */
+    uint64_t dropped_spool_full;
 } tlm_stats;
 
 /** Sets stats->size and zeroes the rest; for bindings. Since 0.1.0. */

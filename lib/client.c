@@ -304,11 +304,11 @@ deadline_after(struct timespec *ts, uint32_t timeout_ms)
 static bool
 wait_settled(tlm_client *c, uint64_t target, const struct timespec *dl)
 {
-    while (c->settled_upto < target && !c->worker_done) {
+    while ((c->settled_upto < target || c->replay_busy) && !c->worker_done) {
         if (pthread_cond_timedwait(&c->cv, &c->mu, dl) == ETIMEDOUT)
             break;
     }
-    return c->settled_upto >= target;
+    return c->settled_upto >= target && (!c->replay_busy || c->worker_done);
 }
 
 int
@@ -499,6 +499,10 @@ tlm_client_stats(const tlm_client *cc, tlm_stats *s)
     t.sampled_out = atomic_load(&c->n.sampled_out);
     t.debug_printed = atomic_load(&c->n.debug_printed);
     t.dropped_consent = atomic_load(&c->n.dropped_consent);
+    t.spooled = atomic_load(&c->n.spooled);
+    t.replayed = atomic_load(&c->n.replayed);
+    t.spool_kept = atomic_load(&c->n.spool_kept);
+    t.dropped_spool_full = atomic_load(&c->n.dropped_spool_full);
     t.dropped_shutdown = atomic_load(&c->n.dropped_shutdown);
     t.retried = atomic_load(&c->n.retried);
     t.batches = atomic_load(&c->n.batches);

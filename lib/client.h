@@ -15,6 +15,7 @@
 #include <uv.h>
 
 typedef struct tlm__sock tlm__sock; /* transport.c */
+typedef struct tlm__spool tlm__spool; /* spool.h */
 
 enum { TLM__STATE_OPEN = 0, TLM__STATE_CLOSING = 1, TLM__STATE_CLOSED = 2 };
 
@@ -30,6 +31,14 @@ typedef struct tlm__batch {
     uint64_t first_pos;
     uint32_t attempts;
     uint64_t not_before; /* loop time (ms) of the next attempt */
+    /* In the spool (worker_spool.c): its record, and a body that must be
+     * sent as written there (also every replayed batch, which has no
+     * events of its own to rebuild it from). */
+    bool spooled;
+    bool body_fixed;
+    bool replayed;
+    bool gzip; /* body is gzip'ed (Content-Encoding) */
+    uint64_t spool_id;
     /* transfer state while in flight */
     CURL *easy;
     struct curl_slist *headers;
@@ -48,6 +57,7 @@ typedef struct tlm__counters {
     _Atomic uint64_t retried, batches, requests;
     _Atomic uint64_t bytes_raw, bytes_compressed, inflight_events;
     _Atomic uint64_t sampled_out, debug_printed, dropped_consent;
+    _Atomic uint64_t spooled, replayed, spool_kept, dropped_spool_full;
 } tlm__counters;
 
 struct tlm_client {
@@ -76,6 +86,7 @@ struct tlm_client {
     int cmd_purge_consent; /* consent revoked: purge everything */
     int worker_done; /* the loop has exited */
     uint64_t settled_upto; /* every position below this is settled */
+    bool replay_busy; /* spool records of earlier processes not settled */
 
     pthread_t thread;
     bool thread_started;
@@ -103,6 +114,8 @@ struct tlm_client {
     uint32_t n_waiting;
     uint32_t n_inflight;
     bool flush_partial; /* seal the current batch even if not full */
+    tlm__spool *spool; /* NULL without a spool dir */
+    bool replay_pending; /* earlier processes' records not all taken */
 };
 
 /* fork.c */
@@ -140,8 +153,24 @@ void tlm__batch_free(tlm__batch *b);
 void tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
     long status, long retry_after_s);
 
+/* worker_spool.c: the worker's use of the spool; each is a no-op without
+ * one. open runs on the creating thread, the rest on the worker. */
+int tlm__wspool_open(tlm_client *c);
+void tlm__wspool_close(tlm_client *c);
+/* Writes a sealed batch (body built now, then fixed) unless it is in. */
+void tlm__wspool_write(tlm_client *c, tlm__batch *b);
+/* The batch is settled for good (2xx, refused, dropped): never replay. */
+void tlm__wspool_ack(tlm_client *c, tlm__batch *b);
+/* Takes earlier processes' batches into the waiting list while fewer than
+ * limit batches are held. */
+void tlm__wspool_replay(tlm_client *c, uint32_t limit);
+/* Opt-out or consent revoked: deletes everything spooled. */
+void tlm__wspool_purge(tlm_client *c);
+
 /* transport.c */
 int tlm__transport_init(tlm_client *c);
+/* The request body of b (batch JSON, gzip'ed when configured). */
+int tlm__transport_body(tlm_client *c, tlm__batch *b);
 /* Starts the HTTP request of a sealed batch; 0 or a TLM_E* code. */
 int tlm__transport_send(tlm_client *c, tlm__batch *b);
 /* Aborts every transfer in flight; returns the number of events they held

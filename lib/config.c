@@ -26,7 +26,6 @@ static const char *const other_sections[] = {
 /* Keys of the `telemetry` section this version reads elsewhere or not yet:
  * accepted, reported once as not applied. */
 static const char *const later_keys[] = {
-    "spool_dir",
     "retention_period_days",
 };
 
@@ -152,6 +151,7 @@ prefix_error(tlm_options *o)
 
 int tlm__config_privacy(
     tlm_options *o, const cJSON *sec, const cJSON *v, bool *handled);
+int tlm__config_spool(tlm_options *o, const cJSON *v, bool *handled);
 
 static int
 apply_telemetry(tlm_options *o, const cJSON *sec)
@@ -168,6 +168,8 @@ apply_telemetry(tlm_options *o, const cJSON *sec)
     cJSON_ArrayForEach(item, sec)
     {
         rc = tlm__config_privacy(o, sec, item, &handled);
+        if (rc == 0 && !handled)
+            rc = tlm__config_spool(o, item, &handled);
         if (rc != 0)
             return rc;
         if (handled)

@@ -93,6 +93,10 @@ child_reset(tlm_client *c)
     c->client_info = c->auth_header = c->url = NULL;
     memset(&c->scratch, 0, sizeof(c->scratch));
     c->current = c->waiting = c->inflight = NULL;
+    /* The parent's spool journal is the parent's; closing it here only
+     * frees the child's memory and descriptors (spool.h). The restarted
+     * worker opens a journal of the child's own. */
+    tlm__wspool_close(c);
     c->n_waiting = c->n_inflight = 0;
     c->flush_partial = false;
     /* The queue: the parent's events stay the parent's. */

@@ -71,6 +71,10 @@ struct tlm_options {
     uint32_t n_overrides;
     char *state_dir;
     int require_consent;
+    /* spool (spool_options.c) */
+    char *spool_dir;
+    uint64_t spool_max_bytes; /* 0: the spool's default */
+    int spool_fsync; /* TLM_FSYNC_* */
     struct tlm__pattern *patterns; /* custom scrub patterns */
     uint32_t n_patterns;
     char last_error[256];

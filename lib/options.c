@@ -72,6 +72,7 @@ tlm__options_clear(tlm_options *o)
     tlm__free(o->access_tier);
     tlm__free(o->binding);
     tlm__free(o->ca_bundle);
+    tlm__free(o->spool_dir);
     tlm__free(o->warnings);
     tlm__privacy_options_clear(o);
     memset(o, 0, sizeof(*o));
@@ -124,6 +125,7 @@ tlm__options_copy(tlm_options *dst, const tlm_options *src)
     dst->endpoint = dst->api_key = dst->environment = NULL;
     dst->access_tier = dst->binding = dst->ca_bundle = dst->warnings = NULL;
     dst->anon_salt = dst->details_allowlist = dst->state_dir = NULL;
+    dst->spool_dir = NULL;
     dst->overrides = NULL;
     dst->n_overrides = 0;
     dst->patterns = NULL;
@@ -134,6 +136,7 @@ tlm__options_copy(tlm_options *dst, const tlm_options *src)
         || dup_field(&dst->access_tier, src->access_tier)
         || dup_field(&dst->binding, src->binding)
         || dup_field(&dst->ca_bundle, src->ca_bundle)
+        || dup_field(&dst->spool_dir, src->spool_dir)
         || tlm__privacy_options_copy(dst, src) != 0) {
         tlm__options_clear(dst);
         return TLM_ENOMEM;

@@ -230,8 +230,8 @@ append_client_stats(tlm_client *c, tlm__buf *out)
 }
 
 /* The request body of a batch, gzip'ed when configured. */
-static int
-build_body(tlm_client *c, tlm__batch *b)
+int
+tlm__transport_body(tlm_client *c, tlm__batch *b)
 {
     tlm__buf raw = {0};
     char sent_at[25];
@@ -264,6 +264,7 @@ build_body(tlm_client *c, tlm__batch *b)
     tlm__free(b->body);
     b->body = NULL;
     b->raw_len = raw.len;
+    b->gzip = c->opts.compression != 0;
     if (c->opts.compression) {
         rc = tlm__gzip(raw.data, raw.len, 1, &b->body, &b->body_len);
     } else {
@@ -285,7 +286,7 @@ build_headers(tlm_client *c, tlm__batch *b)
     snprintf(idem, sizeof(idem), "Idempotency-Key: %s", b->id);
     const char *lines[] = {
         "Content-Type: application/json",
-        c->opts.compression ? "Content-Encoding: gzip" : NULL,
+        b->gzip ? "Content-Encoding: gzip" : NULL,
         /* A large body first asks whether the server wants it: a server
          * refusing it with 413 may close before reading it, and the reset
          * would lose the 413. Small bodies skip the round trip. */
@@ -348,7 +349,7 @@ tlm__transport_send(tlm_client *c, tlm__batch *b)
     CURL *e = NULL;
     int rc;
 
-    rc = build_body(c, b);
+    rc = b->body_fixed ? 0 : tlm__transport_body(c, b);
     if (rc == 0)
         rc = build_headers(c, b);
     if (rc != 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static void worker_pass(tlm_client *c);
+static void give_up(tlm_client *c, tlm__batch *b, const char *when);
 
 void
 tlm__worker_wake(tlm_client *c)
@@ -82,12 +83,14 @@ batch_add(tlm__batch *b, const char *ev, size_t len)
     return 0;
 }
 
-/* Appends to the waiting list (FIFO). */
+/* Appends to the waiting list (FIFO), writing it to the spool first when
+ * it is not there yet. */
 static void
 waiting_push(tlm_client *c, tlm__batch *b)
 {
     tlm__batch **p = &c->waiting;
 
+    tlm__wspool_write(c, b);
     while (*p != NULL)
         p = &(*p)->next;
     b->next = NULL;
@@ -258,10 +261,7 @@ dispatch(tlm_client *c)
         /* Could not even start (out of memory, or curl refused the
          * request): try again later, within the same retry budget. */
         if (++b->attempts > c->opts.max_retries) {
-            atomic_fetch_add(&c->n.dropped_retries, b->n);
-            tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_ERROR,
-                "batch %s could not be sent, %u events dropped", b->id, b->n);
-            tlm__batch_free(b);
+            give_up(c, b, "that could not be sent");
             continue;
         }
         b->not_before = now + TLM__BACKOFF_BASE_MS;
@@ -287,6 +287,15 @@ min_pos(const tlm__batch *b, uint64_t m, uint64_t *held)
     return m;
 }
 
+static bool
+replays_held(const tlm__batch *b)
+{
+    for (; b != NULL; b = b->next)
+        if (b->replayed)
+            return true;
+    return false;
+}
+
 /* Publishes the lowest queue position not yet settled and wakes waiters. */
 static void
 publish_settled(tlm_client *c)
@@ -301,9 +310,12 @@ publish_settled(tlm_client *c)
     m = min_pos(c->waiting, m, &held);
     m = min_pos(c->inflight, m, &held);
     atomic_store(&c->n.inflight_events, held);
+    bool busy = c->replay_pending || replays_held(c->waiting)
+        || replays_held(c->inflight);
     pthread_mutex_lock(&c->mu);
-    if (m != c->settled_upto) {
+    if (m != c->settled_upto || busy != c->replay_busy) {
         c->settled_upto = m;
+        c->replay_busy = busy;
         pthread_cond_broadcast(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
@@ -377,11 +389,22 @@ worker_shutdown(tlm_client *c)
     close_handles(c);
 }
 
+/* Events of the spooled batches of list. */
+static uint64_t
+spooled_events(const tlm__batch *b)
+{
+    uint64_t n = 0;
+
+    for (; b != NULL; b = b->next)
+        n += b->spooled ? b->n : 0;
+    return n;
+}
+
 static bool
 idle(const tlm_client *c)
 {
     return tlm__queue_depth(&c->queue) == 0 && c->current == NULL
-        && c->waiting == NULL && c->inflight == NULL;
+        && c->waiting == NULL && c->inflight == NULL && !c->replay_pending;
 }
 
 /* One round of work: commands, drain, dispatch, settle, maybe stop. */
@@ -402,17 +425,27 @@ worker_pass(tlm_client *c)
     c->cmd_purge_consent = 0;
     pthread_mutex_unlock(&c->mu);
 
+    if (purge || purge_consent)
+        tlm__wspool_purge(c);
     if (purge)
         atomic_fetch_add(&c->n.dropped_disabled, drop_all(c));
     if (purge_consent)
         atomic_fetch_add(&c->n.dropped_consent, drop_all(c));
     if (abort_now) {
-        atomic_fetch_add(&c->n.dropped_shutdown, drop_all(c));
+        /* With a spool, what is sealed stays there for the next process. */
+        seal_current(c);
+        uint64_t kept
+            = spooled_events(c->waiting) + spooled_events(c->inflight);
+        atomic_fetch_add(&c->n.spool_kept, kept);
+        atomic_fetch_add(&c->n.dropped_shutdown, drop_all(c) - kept);
         worker_shutdown(c);
         return;
     }
     c->flush_partial = c->flush_partial || flush || stop;
     drain(c);
+    if (!c->opts.require_consent
+        || atomic_load(&c->consent) == TLM_CONSENT_GIVEN)
+        tlm__wspool_replay(c, c->opts.max_inflight * 2);
     dispatch(c);
     c->flush_partial = flush || stop;
     publish_settled(c);
@@ -500,7 +533,8 @@ split_batch(tlm_client *c, tlm__batch *b)
     tlm__batch *lo, *hi;
     uint32_t mid = b->n / 2;
 
-    if (b->n < 2) {
+    if (b->n < 2 || b->replayed) {
+        /* A replayed batch has only its body: it cannot be cut. */
         atomic_fetch_add(&c->n.dropped_oversize, b->n);
         tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_WARN,
             "server refused a single event as too large (413)");
@@ -518,6 +552,23 @@ split_batch(tlm_client *c, tlm__batch *b)
     return true;
 }
 
+/* Retries ran out: a spooled batch waits in the spool for a later
+ * process; any other is dropped. */
+static void
+give_up(tlm_client *c, tlm__batch *b, const char *when)
+{
+    if (b->spooled) {
+        atomic_fetch_add(&c->n.spool_kept, b->n);
+        tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_WARN,
+            "batch %s (%u events) left in the spool %s", b->id, b->n, when);
+    } else {
+        atomic_fetch_add(&c->n.dropped_retries, b->n);
+        tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_ERROR,
+            "batch %s dropped %s (%u events)", b->id, when, b->n);
+    }
+    tlm__batch_free(b);
+}
+
 static void
 schedule_retry(tlm_client *c, tlm__batch *b, long retry_after_s)
 {
@@ -525,11 +576,7 @@ schedule_retry(tlm_client *c, tlm__batch *b, long retry_after_s)
 
     b->attempts++;
     if (b->attempts > c->opts.max_retries) {
-        atomic_fetch_add(&c->n.dropped_retries, b->n);
-        tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_ERROR,
-            "batch %s dropped after %u attempts (%u events)", b->id,
-            b->attempts, b->n);
-        tlm__batch_free(b);
+        give_up(c, b, "after its last attempt");
         return;
     }
     atomic_fetch_add(&c->n.retried, 1);
@@ -546,6 +593,7 @@ tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
 {
     switch (tlm__backoff_classify(transfer_ok, status)) {
     case TLM__OUT_OK:
+        tlm__wspool_ack(c, b);
         count_receipt(c, b);
         atomic_fetch_add(&c->n.batches, 1);
         atomic_fetch_add(&c->n.bytes_raw, b->raw_len);
@@ -553,9 +601,10 @@ tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
         tlm__batch_free(b);
         break;
     case TLM__OUT_SPLIT:
-        if (split_batch(c, b))
+        if (split_batch(c, b)) {
+            tlm__wspool_ack(c, b); /* the halves are in the spool */
             tlm__batch_free(b);
-        else
+        } else
             schedule_retry(c, b, 0);
         break;
     case TLM__OUT_RETRY:
@@ -565,6 +614,7 @@ tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
         schedule_retry(c, b, retry_after_s);
         break;
     case TLM__OUT_DROP:
+        tlm__wspool_ack(c, b);
         atomic_fetch_add(&c->n.dropped_http, b->n);
         tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_ERROR,
             "batch %s refused with HTTP %ld, %u events dropped", b->id, status,
@@ -661,8 +711,12 @@ tlm__worker_start(tlm_client *c)
     rc = tlm__transport_init(c);
     if (rc != 0)
         goto fail_loop;
+    rc = tlm__wspool_open(c);
+    if (rc != 0)
+        goto fail_transport;
     if (pthread_create(&c->thread, NULL, worker_main, c) != 0) {
         rc = TLM_ETHREAD;
+        tlm__wspool_close(c);
         goto fail_transport;
     }
     c->thread_started = true;
@@ -689,6 +743,7 @@ tlm__worker_destroy(tlm_client *c)
     if (!c->worker_ready)
         return; /* never started, or abandoned in a forked child */
     c->worker_ready = false;
+    tlm__wspool_close(c); /* unacked records stay for the next process */
     /* The loop has stopped: uv_run returned with every handle closed. */
     uv_loop_close(&c->loop);
     tlm__buf_free(&c->scratch);

@@ -367,7 +367,6 @@ END_TEST
 START_TEST(config_later_keys_not_supported)
 {
     static const char *const later[] = {
-        "spool_dir",
         "retention_period_days",
     };
     tlm_options *o = new_opts();
@@ -472,17 +471,53 @@ START_TEST(config_logger_receives_warnings)
     ck_assert_int_eq(tlm_options_set_logger(o, capture_log, &lc), 0);
     ck_assert_int_eq(tlm_options_load_string(o,
                          "{\"telemetry\":{\"bogus_key\":1,"
-                         "\"spool_dir\":\"/var/spool\"},"
+                         "\"retention_period_days\":9},"
                          "\"extra_section\":{}}"),
         0);
     ck_assert_int_eq(lc.calls, 3);
     ck_assert_int_eq(lc.warn_calls, 3);
     ck_assert_ptr_nonnull(strstr(lc.text, "telemetry.bogus_key"));
-    ck_assert_ptr_nonnull(strstr(lc.text, "telemetry.spool_dir"));
+    ck_assert_ptr_nonnull(strstr(lc.text, "telemetry.retention_period_days"));
     ck_assert_ptr_nonnull(strstr(lc.text, "extra_section"));
     /* The logger stays set after the load. */
     ck_assert_ptr_eq((void *)o->logger, (void *)capture_log);
     ck_assert_ptr_eq(o->logger_data, &lc);
+    tlm_options_free(o);
+}
+END_TEST
+
+START_TEST(config_spool_keys)
+{
+    tlm_options *o = new_opts();
+    ck_assert_int_eq(tlm_options_load_string(o,
+                         "{\"telemetry\":{\"spool_dir\":\"/tmp/sp\","
+                         "\"spool_max_bytes\":1048576,"
+                         "\"spool_fsync\":\"always\"}}"),
+        0);
+    ck_assert_str_eq(o->spool_dir, "/tmp/sp");
+    ck_assert_uint_eq(o->spool_max_bytes, 1048576);
+    ck_assert_int_eq(o->spool_fsync, TLM_FSYNC_ALWAYS);
+    static const struct {
+        const char *doc, *want;
+    } bad[] = {
+        {"{\"telemetry\":{\"spool_dir\":3}}", "telemetry.spool_dir"},
+        {"{\"telemetry\":{\"spool_max_bytes\":100}}",
+            "telemetry.spool_max_bytes"},
+        {"{\"telemetry\":{\"spool_max_bytes\":1.5}}",
+            "telemetry.spool_max_bytes"},
+        {"{\"telemetry\":{\"spool_fsync\":\"sometimes\"}}",
+            "telemetry.spool_fsync"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(tlm_options_load_string(o, bad[i].doc), TLM_ECONFIG);
+        ck_assert_msg(strstr(tlm_options_last_error(o), bad[i].want) != NULL,
+            "%s -> %s", bad[i].doc, tlm_options_last_error(o));
+    }
+    /* All or nothing: the earlier good values stay. */
+    ck_assert_int_eq(o->spool_fsync, TLM_FSYNC_ALWAYS);
+    ck_assert_int_eq(tlm_options_set_spool_fsync(o, 7), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_spool_max_bytes(o, 4095), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_spool_dir(NULL, "/x"), TLM_EINVAL);
     tlm_options_free(o);
 }
 END_TEST
@@ -502,6 +537,7 @@ config_suite(void)
     tcase_add_test(tc, config_trailing_garbage_rejected);
     tcase_add_test(tc, config_unknown_keys_warn);
     tcase_add_test(tc, config_later_keys_not_supported);
+    tcase_add_test(tc, config_spool_keys);
     tcase_add_test(tc, config_load_file_missing);
     tcase_add_test(tc, config_load_file_real);
     tcase_add_test(tc, config_logger_receives_warnings);

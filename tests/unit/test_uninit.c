@@ -215,6 +215,11 @@ START_TEST(uninit_options_null_handle)
 {
     ck_assert_int_eq(tlm_options_set_endpoint(NULL, dead_url), TLM_EINVAL);
     ck_assert_int_eq(tlm_options_set_api_key(NULL, "k"), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_spool_dir(NULL, "/tmp"), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_spool_max_bytes(NULL, 1 << 20), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_spool_fsync(NULL, TLM_FSYNC_NEVER), TLM_EINVAL);
     ck_assert_int_eq(tlm_options_set_flush_interval_ms(NULL, 1000), TLM_EINVAL);
     ck_assert_int_eq(tlm_options_set_max_batch_events(NULL, 10), TLM_EINVAL);
     ck_assert_int_eq(tlm_options_set_max_batch_bytes(NULL, 4096), TLM_EINVAL);
