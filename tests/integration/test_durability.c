@@ -4,7 +4,10 @@
  * delivered exactly once by the next process; a process SIGKILLed in the
  * middle of a flood loses nothing it had spooled, and the next
  * process's replay is deduplicated to exactly N on the server; opting out
- * purges the spool. Each scenario prints sent / received / duplicated.
+ * purges the spool; and without a spool, retries alone deliver exactly once
+ * through a server down at start, a server restarted in the middle of a
+ * flood, and a server answering 503, 429 (with Retry-After) and 500 for a
+ * while. Each scenario prints sent / received / duplicated.
  */
 #include "fixture.h"
 
@@ -189,6 +192,104 @@ START_TEST(opt_out_purges_the_spool)
 }
 END_TEST
 
+/* The fault scenarios without a spool: retries alone must deliver every
+ * event exactly once. */
+static tlm_client *
+plain_client(const char *url)
+{
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(tlm_options_set_endpoint(o, url), 0);
+    ck_assert_int_eq(tlm_options_set_api_key(o, TLM_TEST_API_KEY), 0);
+    ck_assert_int_eq(tlm_options_set_flush_interval_ms(o, 50), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    return c;
+}
+
+static void
+report(
+    const char *scenario, int sent, const tlm_test_server *srv, tlm_client *c)
+{
+    tlm_stats s = stats_of(c);
+    long got = tlm_test_total_events(srv);
+    printf("durability: %s: sent %d, received %ld, duplicates %llu, "
+           "retried %llu\n",
+        scenario, sent, got, (unsigned long long)s.duplicates,
+        (unsigned long long)s.retried);
+    ck_assert_int_eq(got, sent);
+    ck_assert_uint_eq(s.sent, (uint64_t)sent);
+}
+
+START_TEST(server_down_at_start_up_later)
+{
+    enum { N = 2000 };
+    int port = tlm_test_dead_port();
+    char url[64], listen[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    tlm_client *c = plain_client(url);
+    track_n(c, N);
+    usleep(2000 * 1000); /* refused connections, retries backing off */
+    const char *const extra[] = {"--listen", listen, NULL};
+    tlm_test_server srv;
+    ck_assert_int_eq(tlm_test_server_start(&srv, extra), 0);
+    ck_assert_int_eq(tlm_client_flush(c, 60000), 0);
+    report("server down 2 s at start", N, &srv, c);
+    ck_assert_uint_gt(stats_of(c).retried, 0);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+START_TEST(server_restarted_mid_flood)
+{
+    enum { N = 6000 };
+    tlm_test_server a, b;
+    char listen[64], db[sizeof(a.db)];
+    ck_assert_int_eq(tlm_test_server_start(&a, NULL), 0);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", a.port);
+    snprintf(db, sizeof(db), "%s", a.db);
+    tlm_client *c = plain_client(a.url);
+    track_n(c, N / 2);
+    usleep(100 * 1000);
+    kill(a.pid, SIGTERM); /* drains, then exits; the database stays */
+    ck_assert_int_eq(waitpid(a.pid, NULL, 0), a.pid);
+    a.pid = 0;
+    track_n(c, N / 2); /* while nobody listens */
+    usleep(500 * 1000);
+    const char *const extra[] = {"--listen", listen, "--db", db, NULL};
+    ck_assert_int_eq(tlm_test_server_start(&b, extra), 0);
+    ck_assert_int_eq(tlm_client_flush(c, 60000), 0);
+    report("server restarted mid-flood", N, &b, c);
+    tlm_client_free(c);
+    tlm_test_server_stop(&b);
+    tlm_test_server_stop(&a);
+}
+END_TEST
+
+START_TEST(server_answers_errors_for_a_while)
+{
+    static const char *const faults[] = {"503:4:1", "429:3:1", "500:4"};
+    for (size_t k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
+        enum { N = 1500 };
+        char name[64];
+        const char *const extra[] = {"--fault", faults[k], NULL};
+        tlm_test_server srv;
+        ck_assert_int_eq(tlm_test_server_start(&srv, extra), 0);
+        tlm_client *c = plain_client(srv.url);
+        track_n(c, N);
+        ck_assert_int_eq(tlm_client_flush(c, 60000), 0);
+        snprintf(name, sizeof(name), "server answering %s", faults[k]);
+        report(name, N, &srv, c);
+        ck_assert_uint_gt(stats_of(c).retried, 0);
+        tlm_client_free(c);
+        tlm_test_server_stop(&srv);
+    }
+}
+END_TEST
+
 static Suite *
 durability_suite(void)
 {
@@ -199,6 +300,9 @@ durability_suite(void)
     tcase_add_test(tc, unreachable_server_then_next_process_delivers);
     tcase_add_test(tc, sigkill_mid_flood_then_exactly_once);
     tcase_add_test(tc, opt_out_purges_the_spool);
+    tcase_add_test(tc, server_down_at_start_up_later);
+    tcase_add_test(tc, server_restarted_mid_flood);
+    tcase_add_test(tc, server_answers_errors_for_a_while);
     suite_add_tcase(s, tc);
     return s;
 }
