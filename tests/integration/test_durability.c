@@ -11,12 +11,21 @@
  */
 #include "fixture.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <telemetry.h>
 #include <unistd.h>
@@ -290,6 +299,339 @@ START_TEST(server_answers_errors_for_a_while)
 }
 END_TEST
 
+/* A spool client with batches of per events and a transfer timeout. */
+static tlm_client *
+spool_client_with(const char *url, uint32_t per, uint32_t transfer_ms)
+{
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(tlm_options_set_endpoint(o, url), 0);
+    ck_assert_int_eq(tlm_options_set_api_key(o, TLM_TEST_API_KEY), 0);
+    ck_assert_int_eq(tlm_options_set_flush_interval_ms(o, 50), 0);
+    ck_assert_int_eq(tlm_options_set_max_batch_events(o, per), 0);
+    ck_assert_int_eq(tlm_options_set_transfer_timeout_ms(o, transfer_ms), 0);
+    ck_assert_int_eq(tlm_options_set_spool_dir(o, spool), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    return c;
+}
+
+/* The first segment file of the spool, or "" when there is none. */
+static void
+first_segment(char *out, size_t size)
+{
+    DIR *d = opendir(spool);
+    struct dirent *e;
+    out[0] = '\0';
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".seg") == 0) {
+            snprintf(out, size, "%s/%s", spool, e->d_name);
+            break;
+        }
+    }
+    closedir(d);
+}
+
+/* A server that accepts and never answers, past the transfer timeout, then
+ * the process's deadline: nothing is lost (all spooled), close returns,
+ * and the next process delivers exactly N. */
+START_TEST(stalled_server_then_next_process)
+{
+    enum { N = 900 };
+    int port;
+    char url[64];
+    int fd = tlm_test_stall_server(&port);
+    ck_assert_int_ge(fd, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    tlm_client *c = spool_client_with(url, 300, 300);
+    track_n(c, N);
+    ck_assert_int_eq(tlm_client_close(c, 1500), 0);
+    tlm_stats s = stats_of(c);
+    ck_assert_uint_eq(s.spool_kept, N);
+    ck_assert_uint_eq(s.dropped_shutdown, 0);
+    tlm_client_free(c);
+    close(fd);
+    tlm_test_server srv;
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    c = spool_client_with(srv.url, 300, 10000);
+    ck_assert_int_eq(tlm_client_flush(c, 30000), 0);
+    ck_assert_int_eq(tlm_client_close(c, 5000), 0);
+    report("server stalling past the transfer timeout, then a new process", N,
+        &srv, c);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+/* A corrupted spool at start: the damaged record is skipped (never sent
+ * as garbage), the others are delivered. 3 batches of 400; one byte in
+ * the middle of the segment flipped, garbage appended. */
+START_TEST(corrupt_spool_at_start)
+{
+    enum { N = 1200, PER = 400 };
+    char dead[64], seg[600];
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", tlm_test_dead_port());
+    tlm_client *c = spool_client_with(dead, PER, 1000);
+    track_n(c, N);
+    ck_assert_int_eq(tlm_client_close(c, 1000), 0);
+    ck_assert_uint_eq(stats_of(c).spool_kept, N);
+    tlm_client_free(c);
+    first_segment(seg, sizeof(seg));
+    ck_assert(seg[0] != '\0');
+    FILE *f = fopen(seg, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size / 2, SEEK_SET);
+    int byte = fgetc(f);
+    fseek(f, size / 2, SEEK_SET);
+    fputc(byte ^ 0x5a, f);
+    fseek(f, 0, SEEK_END);
+    fputs("TLSP garbage after the last record", f);
+    fclose(f);
+
+    tlm_test_server srv;
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    c = spool_client_with(srv.url, PER, 10000);
+    ck_assert_int_eq(tlm_client_flush(c, 30000), 0);
+    tlm_stats st = stats_of(c);
+    long got = tlm_test_total_events(&srv);
+    printf("durability: corrupt spool at start: %d spooled, %ld received, "
+           "%llu replayed (one %d-event record skipped)\n",
+        N, got, (unsigned long long)st.replayed, PER);
+    ck_assert_int_eq(got, N - PER);
+    ck_assert_uint_eq(st.replayed, N - PER);
+    tlm_client_free(c);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
+/* The spool on a 192 KiB tmpfs that fills while the server is down (a
+ * private mount: needs root, otherwise skipped): writes fail cleanly and
+ * are counted, what was spooled is delivered exactly once by the next
+ * client, nothing crashes. */
+START_TEST(spool_on_a_filesystem_that_fills)
+{
+    tlm_test_server srv;
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char dead[64];
+        if (unshare(CLONE_NEWNS) != 0
+            || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0
+            || mount("tmpfs", spool, "tmpfs", 0, "size=192k") != 0)
+            _exit(77);
+        snprintf(
+            dead, sizeof(dead), "http://127.0.0.1:%d", tlm_test_dead_port());
+        tlm_client *c = spool_client_with(dead, 500, 1000);
+        for (int i = 0; i < 20000; i++) {
+            char ep[64];
+            snprintf(ep, sizeof(ep), "/v1/fill/%d/%x", i % 97, i * 7919);
+            if (tlm_track_request_simple(c, ep, "POST", 201, 9.0, "u") != 0)
+                _exit(2);
+        }
+        (void)tlm_client_close(c, 3000);
+        tlm_stats a = stats_of(c);
+        tlm_client_free(c);
+        if (a.spooled == 0 || a.spooled >= 20000 || a.spool_kept != a.spooled)
+            _exit(3); /* the disk must have filled, and kept all it took */
+        c = spool_client_with(srv.url, 500, 10000);
+        if (tlm_client_flush(c, 30000) != 0)
+            _exit(4);
+        tlm_stats b = stats_of(c);
+        tlm_client_free(c);
+        long got = tlm_test_total_events(&srv);
+        printf("durability: spool on a 192 KiB tmpfs: 20000 tracked, %llu "
+               "spooled, %llu not (dropped at close), %ld received\n",
+            (unsigned long long)a.spooled,
+            (unsigned long long)a.dropped_shutdown, got);
+        fflush(stdout);
+        _exit(b.replayed == a.spooled && got == (long)a.spooled ? 0 : 5);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    tlm_test_server_stop(&srv);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+        fprintf(stderr,
+            "spool_on_a_filesystem_that_fills: no private tmpfs "
+            "mount (not root?): skipped\n");
+        return;
+    }
+    ck_assert_msg(
+        WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+}
+END_TEST
+
+/* ---- a loopback proxy that breaks connections --------------------------
+ * The first `breaks` connections are cut with a TCP reset: in mode
+ * MID_BODY after the first bytes of the request (the server never sees
+ * it), in mode LOST_REPLY after the server's reply came back (the server
+ * stored the batch; the client never hears so). Later connections are
+ * relayed both ways. */
+enum break_mode { MID_BODY, LOST_REPLY };
+
+struct proxy {
+    int lfd;
+    int port;
+    int target;
+    enum break_mode mode;
+    atomic_int breaks;
+    atomic_int stop;
+    pthread_t th;
+};
+
+struct pipe_job {
+    struct proxy *p;
+    int cfd;
+    bool cut;
+};
+
+static void
+reset_close(int fd)
+{
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    close(fd);
+}
+
+static int
+connect_to(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void *
+pipe_main(void *arg)
+{
+    struct pipe_job *j = arg;
+    char buf[16384];
+    int sfd = -1;
+    if (j->cut && j->p->mode == MID_BODY) {
+        (void)read(j->cfd, buf, 1000); /* part of the request, then RST */
+        reset_close(j->cfd);
+        free(j);
+        return NULL;
+    }
+    sfd = connect_to(j->p->target);
+    struct pollfd fds[2] = {{j->cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+    while (sfd >= 0 && !atomic_load(&j->p->stop)) {
+        if (poll(fds, 2, 100) <= 0)
+            continue;
+        if (fds[0].revents != 0) {
+            ssize_t n = read(j->cfd, buf, sizeof(buf));
+            if (n <= 0 || write(sfd, buf, (size_t)n) != n)
+                break;
+        }
+        if (fds[1].revents != 0) {
+            ssize_t n = read(sfd, buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            if (j->cut) { /* the reply is lost on its way back */
+                reset_close(j->cfd);
+                close(sfd);
+                free(j);
+                return NULL;
+            }
+            if (write(j->cfd, buf, (size_t)n) != n)
+                break;
+        }
+    }
+    if (sfd >= 0)
+        close(sfd);
+    close(j->cfd);
+    free(j);
+    return NULL;
+}
+
+static void *
+proxy_main(void *arg)
+{
+    struct proxy *p = arg;
+    while (!atomic_load(&p->stop)) {
+        struct pollfd pf = {p->lfd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        int cfd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0)
+            continue;
+        struct pipe_job *j = malloc(sizeof(*j));
+        pthread_t t;
+        j->p = p;
+        j->cfd = cfd;
+        j->cut = atomic_fetch_sub(&p->breaks, 1) > 0;
+        if (pthread_create(&t, NULL, pipe_main, j) == 0)
+            pthread_detach(t);
+    }
+    return NULL;
+}
+
+static void
+proxy_start(struct proxy *p, int target, enum break_mode mode, int breaks)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(p->lfd, 0);
+    ck_assert_int_eq(bind(p->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(p->lfd, 64), 0);
+    ck_assert_int_eq(getsockname(p->lfd, (struct sockaddr *)&a, &len), 0);
+    p->port = ntohs(a.sin_port);
+    p->target = target;
+    p->mode = mode;
+    atomic_init(&p->breaks, breaks);
+    atomic_init(&p->stop, 0);
+    ck_assert_int_eq(pthread_create(&p->th, NULL, proxy_main, p), 0);
+}
+
+static void
+proxy_stop(struct proxy *p)
+{
+    atomic_store(&p->stop, 1);
+    pthread_join(p->th, NULL);
+    close(p->lfd);
+}
+
+START_TEST(connections_reset_mid_body_and_replies_lost)
+{
+    enum { N = 3000 };
+    static const enum break_mode modes[] = {MID_BODY, LOST_REPLY};
+    static const char *const names[] = {"connections reset mid-body",
+        "replies lost (reset after the "
+        "server stored the batch)"};
+    for (int m = 0; m < 2; m++) {
+        tlm_test_server srv;
+        struct proxy p;
+        char url[64];
+        ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+        proxy_start(&p, srv.port, modes[m], 3);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", p.port);
+        tlm_client *c = plain_client(url);
+        track_n(c, N);
+        ck_assert_int_eq(tlm_client_flush(c, 60000), 0);
+        report(names[m], N, &srv, c);
+        tlm_stats s = stats_of(c);
+        ck_assert_uint_gt(s.retried, 0);
+        if (modes[m] == LOST_REPLY)
+            ck_assert_uint_gt(s.duplicates, 0); /* resent, stored once */
+        tlm_client_free(c);
+        proxy_stop(&p);
+        tlm_test_server_stop(&srv);
+    }
+}
+END_TEST
+
 static Suite *
 durability_suite(void)
 {
@@ -303,6 +645,10 @@ durability_suite(void)
     tcase_add_test(tc, server_down_at_start_up_later);
     tcase_add_test(tc, server_restarted_mid_flood);
     tcase_add_test(tc, server_answers_errors_for_a_while);
+    tcase_add_test(tc, stalled_server_then_next_process);
+    tcase_add_test(tc, corrupt_spool_at_start);
+    tcase_add_test(tc, spool_on_a_filesystem_that_fills);
+    tcase_add_test(tc, connections_reset_mid_body_and_replies_lost);
     suite_add_tcase(s, tc);
     return s;
 }
