@@ -98,7 +98,7 @@ client_create(tlm_client **out, const tlm_options *opts)
     while (c->wake_mask * 2 <= c->opts.max_batch_events)
         c->wake_mask *= 2;
     c->wake_mask -= 1;
-    c->fork_gen = tlm__fork_register();
+    atomic_init(&c->fork_gen, tlm__fork_register());
     rc = tlm__worker_start(c);
     if (rc != 0)
         goto fail_sync;

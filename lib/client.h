@@ -91,8 +91,10 @@ struct tlm_client {
     pthread_t thread;
     bool thread_started;
     bool worker_ready; /* tlm__worker_start succeeded, not yet destroyed */
-    unsigned fork_gen; /* tlm__fork_gen this client belongs to (fork.c) */
-    _Atomic bool needs_worker; /* a forked child's client, not restarted */
+    /* The fork generation this client was made or rebuilt under, with
+     * TLM__FORK_NO_WORKER set while a forked child's client has no worker
+     * yet (fork.c). */
+    _Atomic unsigned fork_gen;
 
     /* Worker thread only. */
     uv_loop_t loop;
@@ -119,6 +121,8 @@ struct tlm_client {
 };
 
 /* fork.c */
+#define TLM__FORK_NO_WORKER 0x80000000u
+#define TLM__FORK_GEN_MASK (TLM__FORK_NO_WORKER - 1)
 extern _Atomic unsigned tlm__fork_gen;
 /* Registers the atfork handlers once; returns the current generation. */
 unsigned tlm__fork_register(void);
@@ -129,18 +133,22 @@ int tlm__fork_settle(tlm_client *c, bool start_worker);
 
 /* True when c was made in another process (a fork happened since). */
 static inline bool
-tlm__forked(const tlm_client *c)
+tlm__forked(tlm_client *c)
 {
-    return atomic_load_explicit(&tlm__fork_gen, memory_order_relaxed)
-        != c->fork_gen;
+    return (atomic_load_explicit(&tlm__fork_gen, memory_order_relaxed)
+               & TLM__FORK_GEN_MASK)
+        != (atomic_load_explicit(&c->fork_gen, memory_order_relaxed)
+            & TLM__FORK_GEN_MASK);
 }
 
-/* True when tracking must go through tlm__fork_settle(c, true) first. */
+/* True when tracking must go through tlm__fork_settle(c, true) first: a
+ * fork happened, or this child's client has no worker yet. */
 static inline bool
 tlm__fork_pending(tlm_client *c)
 {
-    return tlm__forked(c)
-        || atomic_load_explicit(&c->needs_worker, memory_order_relaxed);
+    return (atomic_load_explicit(&tlm__fork_gen, memory_order_relaxed)
+               & TLM__FORK_GEN_MASK)
+        != atomic_load_explicit(&c->fork_gen, memory_order_relaxed);
 }
 
 /* worker.c */
@@ -149,6 +157,9 @@ void tlm__worker_wake(tlm_client *c);
 /* Releases what tlm__worker_start() made, after the thread has ended. */
 void tlm__worker_destroy(tlm_client *c);
 void tlm__batch_free(tlm__batch *b);
+/* Appends b to the waiting list (FIFO), writing it to the spool first when
+ * it is not there yet. Worker thread. */
+void tlm__worker_push_waiting(tlm_client *c, tlm__batch *b);
 /* Called by transport.c when a batch's transfer ends. */
 void tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
     long status, long retry_after_s);

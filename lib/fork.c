@@ -68,7 +68,7 @@ unsigned
 tlm__fork_register(void)
 {
     pthread_once(&registered, register_handlers);
-    return atomic_load(&tlm__fork_gen);
+    return atomic_load(&tlm__fork_gen) & TLM__FORK_GEN_MASK;
 }
 
 /* Makes c the child's own; with fork_mu held. */
@@ -113,7 +113,6 @@ child_reset(tlm_client *c)
     c->cmd_purge = c->cmd_purge_consent = 0;
     c->worker_done = 1; /* no worker runs: nothing to wait for */
     c->settled_upto = 0;
-    atomic_store(&c->needs_worker, true);
 }
 
 int
@@ -124,11 +123,13 @@ tlm__fork_settle(tlm_client *c, bool start_worker)
 
     pthread_mutex_lock(&fork_mu);
     tlm__alloc_enter(&scope, &c->opts.allocator);
-    if (c->fork_gen != atomic_load(&tlm__fork_gen)) {
+    unsigned gen = atomic_load(&tlm__fork_gen) & TLM__FORK_GEN_MASK;
+    unsigned mine = atomic_load(&c->fork_gen);
+    if ((mine & TLM__FORK_GEN_MASK) != gen) {
         child_reset(c);
-        c->fork_gen = atomic_load(&tlm__fork_gen);
+        mine = gen | TLM__FORK_NO_WORKER;
     }
-    if (start_worker && !c->worker_ready
+    if (start_worker && (mine & TLM__FORK_NO_WORKER)
         && atomic_load(&c->state) == TLM__STATE_OPEN) {
         c->worker_done = 0;
         rc = tlm__worker_start(c);
@@ -136,9 +137,10 @@ tlm__fork_settle(tlm_client *c, bool start_worker)
             c->worker_done = 1;
             c->wake_fd = -1;
         } else {
-            atomic_store(&c->needs_worker, false);
+            mine = gen;
         }
     }
+    atomic_store(&c->fork_gen, mine);
     tlm__alloc_leave(&scope);
     pthread_mutex_unlock(&fork_mu);
     return rc;

@@ -85,8 +85,8 @@ batch_add(tlm__batch *b, const char *ev, size_t len)
 
 /* Appends to the waiting list (FIFO), writing it to the spool first when
  * it is not there yet. */
-static void
-waiting_push(tlm_client *c, tlm__batch *b)
+void
+tlm__worker_push_waiting(tlm_client *c, tlm__batch *b)
 {
     tlm__batch **p = &c->waiting;
 
@@ -107,7 +107,7 @@ seal_current(tlm_client *c)
         return;
     c->current = NULL;
     b->not_before = 0;
-    waiting_push(c, b);
+    tlm__worker_push_waiting(c, b);
 }
 
 /* The event of one slot, after the before-send hook, into c->scratch.
@@ -547,8 +547,8 @@ split_batch(tlm_client *c, tlm__batch *b)
         tlm__batch_free(hi);
         return false;
     }
-    waiting_push(c, lo);
-    waiting_push(c, hi);
+    tlm__worker_push_waiting(c, lo);
+    tlm__worker_push_waiting(c, hi);
     return true;
 }
 
@@ -584,7 +584,7 @@ schedule_retry(tlm_client *c, tlm__batch *b, long retry_after_s)
         b->attempts, tlm__rng_double(&c->rng), retry_after_s);
     b->not_before = uv_now(&c->loop) + delay;
     tlm__buf_free(&b->response);
-    waiting_push(c, b);
+    tlm__worker_push_waiting(c, b);
 }
 
 void

@@ -115,7 +115,7 @@ take_record(void *ctx, uint64_t record_id, const void *body, size_t len,
 {
     struct replay_ctx *r = ctx;
     tlm_client *c = r->c;
-    tlm__batch *b, **p;
+    tlm__batch *b;
 
     if (r->room == 0)
         return -1; /* offered again by the next call */
@@ -138,9 +138,7 @@ take_record(void *ctx, uint64_t record_id, const void *body, size_t len,
     b->spooled = b->body_fixed = b->replayed = true;
     b->spool_id = record_id;
     b->first_pos = UINT64_MAX; /* not the queue's: see replay_busy */
-    for (p = &c->waiting; *p != NULL; p = &(*p)->next) { }
-    *p = b;
-    c->n_waiting++;
+    tlm__worker_push_waiting(c, b); /* already spooled: only queued */
     r->room--;
     atomic_fetch_add(&c->n.replayed, n_events);
     return 0;

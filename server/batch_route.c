@@ -241,7 +241,7 @@ static void
 hook_scrubbed(void *ctx, const struct tlm__scrub_tally *tally)
 {
     struct batch_call *b = ctx;
-    for (int k = 0; k < 16; k++) {
+    for (int k = 0; k < TLM_SCRUB_TALLY_KINDS; k++) {
         if (tally->by_kind[k] > 0)
             atomic_fetch_add_explicit(&b->s->metrics.scrubbed[k],
                 tally->by_kind[k], memory_order_relaxed);

@@ -212,7 +212,9 @@ main(int argc, char **argv)
         .keys_refresh_s = cfg.keys_refresh_s,
         .retention_days = cfg.retention_days,
     };
-    tlm__maint_sync_keys(store, auth, lg, mo.metrics); /* sets the gauge */
+    size_t ingest_keys, admin_keys; /* the gauge, from the keys just read */
+    tlm__auth_count(auth, &ingest_keys, &admin_keys);
+    atomic_store(&mo.metrics->keys_active, (long)ingest_keys);
     if (tlm__maint_start(&mo, &maint) != 0) {
         snprintf(err, sizeof(err), "cannot start the maintenance thread");
         goto out;

@@ -3,7 +3,7 @@
  * may mix values from a few microseconds apart, never a torn value. */
 #include "metrics.h"
 
-#include "scrub_pass.h"
+#include "scrub.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -223,9 +223,9 @@ render_scrubbed(struct text *t, const struct tlm__metrics *m)
         "# HELP telemetry_server_scrubbed_total Replacements the server's "
         "privacy pass made in stored events and bad rows, by detector.\n"
         "# TYPE telemetry_server_scrubbed_total counter\n");
-    for (int k = 0; k < tlm__scrub_pass_kinds() && k < 16; k++)
+    for (int k = 0; k < TLM__SCRUB_NKINDS; k++)
         put(t, "telemetry_server_scrubbed_total{detector=\"%s\"} %lu\n",
-            tlm__scrub_pass_kind(k), get(&m->scrubbed[k]));
+            tlm__scrub_kind_name(k), get(&m->scrubbed[k]));
 }
 
 char *

@@ -5,6 +5,8 @@
 #ifndef TLM_SERVER_METRICS_H
 #define TLM_SERVER_METRICS_H
 
+#include "scrub_pass.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -40,7 +42,8 @@ struct tlm__metrics {
     atomic_long keys_active; /* ingestion keys accepted now */
     atomic_ulong key_syncs_failed; /* database key re-reads that failed */
     atomic_ulong events_purged; /* removed by the retention purge */
-    atomic_ulong scrubbed[16]; /* the privacy pass's replacements by kind */
+    /* the privacy pass's replacements by detector kind (scrub_pass.h) */
+    atomic_ulong scrubbed[TLM_SCRUB_TALLY_KINDS];
 };
 
 /* Zeroes every counter (the struct may also simply be zero-initialized). */

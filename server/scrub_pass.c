@@ -60,7 +60,8 @@ remember_clean(const char *s, size_t n, uint64_t h)
     memcpy(c->text, s, n);
 }
 
-_Static_assert(TLM__SCRUB_NKINDS <= 16, "tally has room for every kind");
+_Static_assert(TLM__SCRUB_NKINDS <= TLM_SCRUB_TALLY_KINDS,
+    "the tally has room for every detector kind");
 
 /* Top-level members that are identity, structure or already anonymized. */
 static const char *const untouched[] = {
@@ -161,16 +162,4 @@ tlm__scrub_event(cJSON *event, struct tlm__scrub_tally *tally)
         changed += rc;
     }
     return changed;
-}
-
-const char *
-tlm__scrub_pass_kind(int kind)
-{
-    return tlm__scrub_kind_name(kind);
-}
-
-int
-tlm__scrub_pass_kinds(void)
-{
-    return TLM__SCRUB_NKINDS;
 }

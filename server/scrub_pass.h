@@ -11,9 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Room for every detector kind of lib/scrub.h (checked in scrub_pass.c). */
+#define TLM_SCRUB_TALLY_KINDS 16
+
 /* Replacements made, by detector (lib/scrub.h's order), and in all. */
 struct tlm__scrub_tally {
-    uint32_t by_kind[16];
+    uint32_t by_kind[TLM_SCRUB_TALLY_KINDS];
     uint32_t total;
 };
 
@@ -24,11 +27,5 @@ struct tlm__scrub_tally {
  * to *tally and returns the number of strings changed, or -1 when out of
  * memory (the event is then left partly scrubbed: refuse it). */
 int tlm__scrub_event(cJSON *event, struct tlm__scrub_tally *tally);
-
-/* The short name of detector kind ("email", ...), "?" when out of range. */
-const char *tlm__scrub_pass_kind(int kind);
-
-/* Number of detector kinds. */
-int tlm__scrub_pass_kinds(void);
 
 #endif

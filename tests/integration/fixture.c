@@ -386,6 +386,33 @@ tlm_test_http(const tlm_test_server *s, void *handle, const char *path,
     return status;
 }
 
+char *
+tlm_test_batch(
+    char group, int first, int n, const char *endpoint, const char *environment)
+{
+    char ts[32], env[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t cap = 64 + (size_t)n * 320, len;
+    char *b = malloc(cap);
+    if (b == NULL)
+        return NULL;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (environment != NULL)
+        snprintf(env, sizeof(env), "\"environment\":\"%s\",", environment);
+    len = (size_t)snprintf(b, cap, "{\"events\":[");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(b + len, cap - len,
+            "%s{\"type\":\"request\",\"id\":"
+            "\"0190%c000-0000-7000-8000-%012d\",\"timestamp\":\"%s\","
+            "%s\"endpoint\":\"%s\",\"response_status\":200,"
+            "\"response_time\":5}",
+            i > 0 ? "," : "", group, first + i, ts, env, endpoint);
+    snprintf(b + len, cap - len, "]}");
+    return b;
+}
+
 long
 tlm_test_total_events(const tlm_test_server *s)
 {

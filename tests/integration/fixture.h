@@ -46,6 +46,13 @@ cJSON *tlm_test_get_json(
 long tlm_test_http(const tlm_test_server *s, void *e, const char *path,
     const char *secret, const char *body, char *out, size_t size);
 
+/* A batch body (malloc'ed) of n request events timestamped now, with ids
+ * "0190<group>000-0000-7000-8000-<first + i, 12 digits>" (group: one hex
+ * digit, so suites keep their ids apart), on endpoint, claiming
+ * environment unless it is NULL. */
+char *tlm_test_batch(char group, int first, int n, const char *endpoint,
+    const char *environment);
+
 /* totals.events of the dashboard over all time (production). */
 long tlm_test_total_events(const tlm_test_server *s);
 

@@ -85,23 +85,8 @@ call(const tlm_test_server *s, const char *path, const char *secret,
 static char *
 batch(int first, int n, const char *env)
 {
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    size_t cap = 64 + (size_t)n * 300, len;
-    char *b = malloc(cap);
+    char *b = tlm_test_batch('b', first, n, "/v1/keys", env);
     ck_assert_ptr_nonnull(b);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    len = (size_t)snprintf(b, cap, "{\"events\":[");
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(b + len, cap - len,
-            "%s{\"type\":\"request\",\"id\":"
-            "\"0190b000-0000-7000-8000-%012d\",\"timestamp\":\"%s\","
-            "\"environment\":\"%s\",\"endpoint\":\"/v1/keys\","
-            "\"response_status\":200,\"response_time\":5}",
-            i > 0 ? "," : "", first + i, ts, env);
-    snprintf(b + len, cap - len, "]}");
     return b;
 }
 

@@ -44,23 +44,8 @@ teardown(void)
 static char *
 batch(int first, int n)
 {
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    size_t cap = 64 + (size_t)n * 256, len;
-    char *b = malloc(cap);
+    char *b = tlm_test_batch('a', first, n, "/v1/ops", NULL);
     ck_assert_ptr_nonnull(b);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    len = (size_t)snprintf(b, cap, "{\"events\":[");
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(b + len, cap - len,
-            "%s{\"type\":\"request\",\"id\":"
-            "\"0190a000-0000-7000-8000-%012d\",\"timestamp\":\"%s\","
-            "\"endpoint\":\"/v1/ops\",\"response_status\":200,"
-            "\"response_time\":5}",
-            i > 0 ? "," : "", first + i, ts);
-    snprintf(b + len, cap - len, "]}");
     return b;
 }
 

@@ -569,7 +569,7 @@ START_TEST(scrub_event_walks_and_caches_only_clean_strings)
     ck_assert_uint_eq(t.total, 6);
     ck_assert_uint_eq(t.by_kind[TLM__SCRUB_EMAIL], 3);
     ck_assert_uint_eq(t.by_kind[TLM__SCRUB_IP], 3);
-    ck_assert_str_eq(tlm__scrub_pass_kind(TLM__SCRUB_EMAIL), "email");
+    ck_assert_str_eq(tlm__scrub_kind_name(TLM__SCRUB_EMAIL), "email");
 }
 END_TEST
 
