@@ -20,6 +20,28 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * AddressSanitizer's allocator (GCC 12's libsanitizer, LLVM before 17)
+ * takes no lock around fork(): a child forked while another thread is
+ * inside ASan's malloc inherits that lock held and hangs at its first
+ * allocation (seen in CI and here: 8 hangs in 65 runs;
+ * google/sanitizers#1814).
+ * That holds for any fork here: the parent's worker thread allocates
+ * while it sends. glibc's malloc, TSan's and valgrind's are fork-safe, so
+ * the suite runs in the normal, TSan and valgrind runs and is skipped (exit
+ * 77) under ASan only.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TLM_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TLM_TEST_ASAN 1
+#endif
+#endif
+#ifndef TLM_TEST_ASAN
+#define TLM_TEST_ASAN 0
+#endif
+
 static tlm_client *
 make_client(const char *url)
 {
@@ -141,26 +163,6 @@ START_TEST(unused_child_frees_at_once)
 }
 END_TEST
 
-/*
- * AddressSanitizer's allocator (GCC 12's libsanitizer, LLVM before 17)
- * takes no lock around fork(): a child forked while another thread is
- * inside ASan's malloc inherits that lock held and hangs at its first
- * allocation (seen in CI, about one run in four; google/sanitizers#1814).
- * glibc's malloc, TSan's and valgrind's are fork-safe, so the case runs in
- * the normal, TSan and valgrind runs and is left out under ASan only.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define TLM_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLM_TEST_ASAN 1
-#endif
-#endif
-#ifndef TLM_TEST_ASAN
-#define TLM_TEST_ASAN 0
-#endif
-
-#if !TLM_TEST_ASAN
 struct nonstop {
     tlm_client *c;
     atomic_int stop;
@@ -207,7 +209,6 @@ START_TEST(forks_while_another_thread_tracks)
     tlm_test_server_stop(&s);
 }
 END_TEST
-#endif /* !TLM_TEST_ASAN */
 
 static Suite *
 fork_suite(void)
@@ -217,9 +218,7 @@ fork_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, child_restarts_parent_keeps_going);
     tcase_add_test(tc, unused_child_frees_at_once);
-#if !TLM_TEST_ASAN
     tcase_add_test(tc, forks_while_another_thread_tracks);
-#endif
     suite_add_tcase(s, tc);
     return s;
 }
@@ -227,6 +226,11 @@ fork_suite(void)
 int
 main(void)
 {
+    if (TLM_TEST_ASAN) {
+        printf("fork: skipped under AddressSanitizer (see the top of "
+               "test_fork.c)\n");
+        return 77;
+    }
     SRunner *sr = srunner_create(fork_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
