@@ -23,6 +23,8 @@ TLM_PACKAGES=(
     postgresql
     curl
     python3
+    # The developer portal's browser test (tests/integration/test_portal.py).
+    chromium
     # Quality gates (scripts/test --full, suite 'lint'): the header test's
     # C++ compiler, the TSan build's clang and its runtime, valgrind, the
     # format and static checks.

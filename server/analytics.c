@@ -36,7 +36,9 @@ static int
 parse_query(const char *from, const char *to, const char *env, int64_t now,
     struct tlm__dash_query *q, const char **err)
 {
-    q->to_ms = now;
+    /* to is exclusive: by default it ends just after the current
+     * millisecond, so what arrived in it is counted. */
+    q->to_ms = now + 1;
     q->environment = env != NULL ? env : "production";
     q->max_endpoints = TLM_DASH_MAX_ENDPOINTS;
     if (to != NULL && tlm__analytics_parse_time(to, &q->to_ms) != 0) {
@@ -81,7 +83,75 @@ range_json(const struct tlm__dash_query *q)
 }
 
 static cJSON *
-totals_json(const struct tlm__dash_result *r)
+group_json(const struct tlm__feedback_group *g, const char *key)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL || cJSON_AddStringToObject(o, key, g->name) == NULL
+        || cJSON_AddNumberToObject(o, "count", g->count) == NULL
+        || cJSON_AddNumberToObject(
+               o, "mean_sentiment", round(g->mean_sentiment * 1000) / 1000)
+            == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Feedback volume, sentiment, categories, targets (the feature or
+ * endpoint a feedback names) and weekly trends per category. */
+static cJSON *
+feedback_json(const struct tlm__feedback_summary *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *s, *a;
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "volume", f->total);
+    cJSON_AddNumberToObject(
+        o, "mean_sentiment", round(f->mean_sentiment * 1000) / 1000);
+    s = cJSON_AddObjectToObject(o, "sentiment");
+    if (s != NULL) {
+        cJSON_AddNumberToObject(s, "negative", f->negative);
+        cJSON_AddNumberToObject(s, "neutral", f->neutral);
+        cJSON_AddNumberToObject(s, "positive", f->positive);
+    }
+    a = cJSON_AddArrayToObject(o, "categories");
+    for (size_t i = 0; a != NULL && i < f->n_categories; i++)
+        cJSON_AddItemToArray(a, group_json(&f->categories[i], "category"));
+    a = cJSON_AddArrayToObject(o, "targets");
+    for (size_t i = 0; a != NULL && i < f->n_targets; i++)
+        cJSON_AddItemToArray(a, group_json(&f->targets[i], "target"));
+    a = cJSON_AddArrayToObject(o, "trends");
+    for (size_t i = 0; a != NULL && i < f->n_trends; i++) {
+        const struct tlm__feedback_trend *t = &f->trends[i];
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL)
+            break;
+        cJSON_AddStringToObject(e, "week", t->week);
+        cJSON_AddStringToObject(e, "category", t->category);
+        cJSON_AddNumberToObject(e, "count", t->count);
+        cJSON_AddNumberToObject(
+            e, "mean_sentiment", round(t->mean_sentiment * 1000) / 1000);
+        cJSON_AddItemToArray(a, e);
+    }
+    return o;
+}
+
+static cJSON *
+requests_json(const struct tlm__feedback_summary *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "new", f->requests_new);
+    cJSON_AddNumberToObject(o, "votes", f->votes);
+    cJSON_AddNumberToObject(o, "status_changes", f->status_changes);
+    return o;
+}
+
+static cJSON *
+totals_json(
+    const struct tlm__dash_result *r, const struct tlm__feedback_summary *f)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL
@@ -91,8 +161,11 @@ totals_json(const struct tlm__dash_result *r)
         || cJSON_AddNumberToObject(
                o, "errors", tlm__json_round_count(r->errors))
             == NULL
-        || cJSON_AddNumberToObject(o, "feedback", 0) == NULL
-        || cJSON_AddNumberToObject(o, "feature_requests", 0) == NULL) {
+        || cJSON_AddNumberToObject(o, "feedback", f != NULL ? f->total : 0)
+            == NULL
+        || cJSON_AddNumberToObject(
+               o, "feature_requests", f != NULL ? f->requests_new : 0)
+            == NULL) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -177,7 +250,8 @@ endpoint_json(const struct tlm__dash_endpoint *e)
 }
 
 static char *
-render(const struct tlm__dash_query *q, const struct tlm__dash_result *r)
+render(const struct tlm__dash_query *q, const struct tlm__dash_result *r,
+    const struct tlm__feedback_summary *f)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *part = NULL;
@@ -188,9 +262,21 @@ render(const struct tlm__dash_query *q, const struct tlm__dash_result *r)
     if (part == NULL || !cJSON_AddItemToObject(root, "range", part))
         goto fail;
     part = NULL; /* owned by root from here on */
-    part = totals_json(r);
+    part = totals_json(r, f);
     if (part == NULL || !cJSON_AddItemToObject(root, "totals", part))
         goto fail;
+    if (f != NULL) {
+        part = feedback_json(f);
+        if (part == NULL || !cJSON_AddItemToObject(root, "feedback", part))
+            goto fail;
+        part = requests_json(f);
+        if (part == NULL
+            || !cJSON_AddItemToObject(root, "feature_requests", part))
+            goto fail;
+    } else if (cJSON_AddNullToObject(root, "feedback") == NULL
+        || cJSON_AddNullToObject(root, "feature_requests") == NULL) {
+        goto fail;
+    }
     part = sdk_json(r);
     if (part == NULL || !cJSON_AddItemToObject(root, "sdk", part))
         goto fail;
@@ -227,8 +313,15 @@ tlm__analytics_dashboard(struct tlm__store *st, const char *from,
         *json = tlm__json_error_body("storage failure");
         return 500;
     }
-    *json = render(&q, &r);
+    /* The feedback section is best effort: a failure leaves it null. */
+    struct tlm__feedback_summary f;
+    bool has_f
+        = tlm__store_feedback_summary(st, q.from_ms, q.to_ms, q.environment, &f)
+        == 0;
+    *json = render(&q, &r, has_f ? &f : NULL);
     tlm__dash_result_free(&r);
+    if (has_f)
+        tlm__feedback_summary_free(&f);
     return 200;
 }
 

@@ -213,6 +213,8 @@ tlm__auth_sync(struct tlm__auth *a, const struct tlm__key_row *rows, size_t n,
                 rc = -1;
                 break;
             }
+            e->key.publishable = r->publishable;
+            snprintf(e->key.origins, sizeof(e->key.origins), "%s", r->origins);
             (*added)++;
         }
         e->seen = true;
@@ -296,5 +298,28 @@ tlm__auth_classify(
         return TLM_PRINCIPAL_NONE;
     if (key != NULL)
         *key = &e->key;
-    return e->key.admin ? TLM_PRINCIPAL_ADMIN : TLM_PRINCIPAL_INGEST;
+    if (e->key.admin)
+        return TLM_PRINCIPAL_ADMIN;
+    return e->key.publishable ? TLM_PRINCIPAL_PUBLISHABLE
+                              : TLM_PRINCIPAL_INGEST;
+}
+
+bool
+tlm__auth_origin_allowed(const struct tlm__key *k, const char *origin)
+{
+    size_t n;
+    const char *p;
+    if (k == NULL || origin == NULL || origin[0] == '\0')
+        return false;
+    n = strlen(origin);
+    for (p = k->origins; *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncasecmp(p, origin, n) == 0)
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return false;
 }

@@ -17,6 +17,8 @@ enum tlm__principal {
     TLM_PRINCIPAL_NONE = 0, /* absent, malformed, unknown or revoked */
     TLM_PRINCIPAL_INGEST = 1, /* an ingestion key */
     TLM_PRINCIPAL_ADMIN = 2, /* the admin token or an admin key */
+    /* A publishable key: submit-only routes, from its origins only. */
+    TLM_PRINCIPAL_PUBLISHABLE = 3,
 };
 
 /* What a request made with a key carries. Empty strings are "not set". A
@@ -28,6 +30,8 @@ struct tlm__key {
     char access_tier[TLM_KEY_ATTR_MAX];
     char environment[TLM_KEY_ENV_MAX];
     bool admin;
+    bool publishable;
+    char origins[TLM_KEY_ORIGINS_MAX]; /* "a,b" (publishable keys) */
     struct tlm__bucket bucket; /* the rate of its access tier */
 };
 
@@ -58,5 +62,8 @@ void tlm__auth_count(const struct tlm__auth *a, size_t *ingest, size_t *admin);
  * absent); *key (may be NULL) is set to the matching key or NULL. */
 enum tlm__principal tlm__auth_classify(struct tlm__auth *a,
     const char *authorization, const struct tlm__key **key);
+
+/* True when origin ("scheme://host[:port]") is one of k's origins. */
+bool tlm__auth_origin_allowed(const struct tlm__key *k, const char *origin);
 
 #endif

@@ -61,6 +61,10 @@ tlm__batch_begin(
         return tlm__http_error(c, MHD_HTTP_FORBIDDEN,
             "the admin token and admin keys cannot send events: use an "
             "ingestion key");
+    case TLM_PRINCIPAL_PUBLISHABLE:
+        return tlm__http_error(c, MHD_HTTP_FORBIDDEN,
+            "publishable keys cannot send events: they submit feedback, "
+            "feature requests and votes only");
     default:
         return tlm__http_error(
             c, MHD_HTTP_UNAUTHORIZED, "missing or invalid API key");

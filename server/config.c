@@ -203,6 +203,7 @@ set_defaults(struct tlm__server_config *c)
     c->threads = default_threads();
     c->fault_retry_after = -1;
     tlm__ops_defaults(c);
+    tlm__feedback_config_defaults(&c->feedback);
     if (tlm__listen_parse(
             TLM_DEFAULT_LISTEN, c->host, sizeof(c->host), &c->port)
         != 0)
@@ -472,6 +473,7 @@ void
 tlm__server_config_free(struct tlm__server_config *c)
 {
     tlm__api_keys_free(c);
+    tlm__feedback_config_free(&c->feedback);
     free(c->db_url);
     free(c->admin_token);
     free(c->port_file);

@@ -5,6 +5,8 @@
 #ifndef TLM_SERVER_CONFIG_H
 #define TLM_SERVER_CONFIG_H
 
+#include "config_feedback.h"
+
 #include "log.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -79,6 +81,7 @@ struct tlm__server_config {
     int fault_status; /* 0: no fault injection */
     unsigned long fault_count;
     long fault_retry_after; /* seconds, -1: no Retry-After header */
+    struct tlm__feedback_config feedback; /* config_feedback.h */
 };
 
 enum tlm__config_outcome {

@@ -11,6 +11,7 @@
 #include "analytics.h"
 #include "event_list.h"
 #include "metrics.h"
+#include "webhook.h"
 #include "write_queue.h"
 
 #include <arpa/inet.h>
@@ -54,6 +55,15 @@ static enum MHD_Result
 queue_typed(struct MHD_Connection *c, unsigned status, char *body,
     const char *type, const char *extra_name, const char *extra_value)
 {
+    const char *h[] = {extra_name, extra_value, NULL};
+    return tlm__http_queue_headers(
+        c, status, body, type, extra_name != NULL ? h : h + 2);
+}
+
+enum MHD_Result
+tlm__http_queue_headers(struct MHD_Connection *c, unsigned status, char *body,
+    const char *type, const char *const *headers)
+{
     struct MHD_Response *r;
     enum MHD_Result rc;
     if (body == NULL) {
@@ -71,8 +81,8 @@ queue_typed(struct MHD_Connection *c, unsigned status, char *body,
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
         body == NULL ? "application/json" : type);
-    if (extra_name != NULL)
-        MHD_add_response_header(r, extra_name, extra_value);
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
+        MHD_add_response_header(r, headers[i], headers[i + 1]);
     rc = MHD_queue_response(c, status, r);
     if (rc == MHD_YES)
         queued_status = status;
@@ -168,7 +178,14 @@ begin(struct tlm__http_server *s, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
 {
     const char *allow;
+    bool matched = false;
     enum route route = find_route(url, method, &allow);
+    if (route == ROUTE_NONE && allow == NULL) {
+        enum MHD_Result rc
+            = tlm__api_begin(s, c, url, method, con_cls, &matched);
+        if (matched)
+            return rc;
+    }
     if (route == ROUTE_NONE && allow == NULL)
         return tlm__http_error(c, MHD_HTTP_NOT_FOUND, "no such route");
     if (route == ROUTE_NONE)
@@ -193,6 +210,8 @@ finish(struct tlm__http_server *s, struct MHD_Connection *c,
     switch (rq->route) {
     case ROUTE_BATCH:
         return tlm__batch_finish(s, c, rq);
+    case ROUTE_API:
+        return tlm__api_finish(s, c, rq);
     case ROUTE_HEALTHZ:
         return tlm__http_reply(c, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}"));
     case ROUTE_READYZ:
@@ -212,7 +231,7 @@ metric_route(const char *url)
         if (strcmp(url, routes[i].path) == 0)
             return routes[i].route;
     }
-    return ROUTE_NONE;
+    return (enum route)tlm__api_metric_route(url);
 }
 
 static void
@@ -267,7 +286,8 @@ dispatch(struct tlm__http_server *s, struct MHD_Connection *c, const char *url,
     struct tlm__http_request *rq = *con_cls;
     if (rq == NULL)
         return begin(s, c, url, method, con_cls);
-    if (*upload_data_size > 0 && rq->route != ROUTE_BATCH) {
+    if (*upload_data_size > 0 && rq->route != ROUTE_BATCH
+        && rq->route != ROUTE_API) {
         *upload_data_size = 0; /* GET routes ignore any body */
         return MHD_YES;
     }
@@ -437,6 +457,8 @@ tlm__http_start(const struct tlm__http_options *o,
     atomic_init(&s->faults_left, o->fault_status != 0 ? o->fault_count : 0);
     atomic_init(&s->in_flight, 0);
     tlm__metrics_init(&s->metrics);
+    s->metrics.webhook = o->webhook;
+    s->metrics.webhook_stats = tlm__webhook_stats;
     tlm__write_queue_init(&s->write_queue,
         o->max_write_queue < 0 ? 2 * (long)threads : o->max_write_queue);
     if (listen_socket(o->host, o->port, &fd, err, err_size) != 0)

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct tlm__webhook;
+
 struct tlm__http_options {
     const char *host;
     uint16_t port; /* 0: any free port */
@@ -38,6 +40,11 @@ struct tlm__http_options {
      * and each ingestion key's rate limit and attributes. */
     struct tlm__auth *auth;
     struct tlm__store *store; /* borrowed; must outlive the server */
+    /* Feedback and feature requests: their settings and the webhook to
+     * poke (both borrowed, may be NULL: defaults, no webhook). */
+    const struct tlm__feedback_config *feedback;
+    const struct tlm__categories *categories; /* NULL: the default set */
+    struct tlm__webhook *webhook;
     int fault_status; /* 0: none */
     unsigned long fault_count;
     long fault_retry_after; /* -1: no Retry-After */

@@ -35,6 +35,7 @@ enum route {
     ROUTE_METRICS = TLM_ROUTE_METRICS,
     ROUTE_DASHBOARD = TLM_ROUTE_DASHBOARD,
     ROUTE_EVENTS = TLM_ROUTE_EVENTS,
+    ROUTE_API = TLM_ROUTE_FEEDBACK, /* api_route.c: feedback, requests */
     ROUTE_NONE = TLM_ROUTE_OTHER,
 };
 
@@ -50,12 +51,32 @@ struct tlm__http_request {
     const struct tlm__key *key; /* the ingestion key (batch route) */
     bool too_large; /* cap crossed: the rest of the body is discarded */
     bool fault; /* answer with the injected fault status */
+    /* ROUTE_API (api_route.c): which one, its {id}, who called. */
+    int api_route;
+    char api_id[64];
+    int principal;
+    char origin[256]; /* the Origin to allow in CORS headers, or "" */
 };
 
 /* Queues a JSON response (body as tlm__http_reply) with one extra header
  * when extra_name is not NULL. */
 enum MHD_Result tlm__http_queue(struct MHD_Connection *c, unsigned status,
     char *body, const char *extra_name, const char *extra_value);
+
+/* Queues body (as tlm__http_reply) with extra headers: a NULL-terminated
+ * array of name, value pairs. */
+enum MHD_Result tlm__http_queue_headers(struct MHD_Connection *c,
+    unsigned status, char *body, const char *type, const char *const *headers);
+
+/* Feedback, feature requests, portal (api_route.c): the first call (route
+ * match, credentials, origin; *matched false when url is none of its
+ * routes) and the last (the answer). Bodies go through tlm__batch_upload. */
+enum MHD_Result tlm__api_begin(struct tlm__http_server *s,
+    struct MHD_Connection *c, const char *url, const char *method,
+    void **con_cls, bool *matched);
+enum MHD_Result tlm__api_finish(struct tlm__http_server *s,
+    struct MHD_Connection *c, struct tlm__http_request *rq);
+enum tlm__metrics_route tlm__api_metric_route(const char *url);
 
 /* POST /v1/batch, one function per access-handler stage: the headers
  * (auth, encoding, declared length), each piece of body, the answer. */

@@ -38,12 +38,18 @@ static const char usage[]
       "  --name TEXT           a label for `keys list`\n"
       "  --admin               an admin key (the /admin/ routes) instead of\n"
       "                        an ingestion key\n"
+      "  --publishable         a browser-safe key for the developer portal:\n"
+      "                        submits feedback, feature requests, votes and\n"
+      "                        comments only, from its --origin(s) only\n"
+      "  --origin URL          scheme://host[:port] a publishable key may be\n"
+      "                        used from (repeatable; at least one)\n"
       "  --json                print the new key as JSON (with its secret)\n"
       "The secret is printed once, alone on stdout; store it now.\n";
 
 struct keys_args {
     const char *db, *config, *organization, *tier, *environment, *name;
-    bool admin, json;
+    bool admin, json, publishable;
+    char origins[TLM_KEY_ORIGINS_MAX];
     const char *id; /* revoke */
 };
 
@@ -63,6 +69,27 @@ broken(const char *msg, const char *arg)
     return 1;
 }
 
+/* "http(s)://host[:port]" with no path, query, comma or blank. */
+static bool
+origin_valid(const char *o)
+{
+    const char *h;
+    if (strncmp(o, "https://", 8) == 0)
+        h = o + 8;
+    else if (strncmp(o, "http://", 7) == 0)
+        h = o + 7;
+    else
+        return false;
+    if (*h == '\0' || strlen(o) > 200)
+        return false;
+    for (; *h != '\0'; h++) {
+        if (*h == '/' || *h == '?' || *h == '#' || *h == ',' || *h <= ' '
+            || *h > '~')
+            return false;
+    }
+    return true;
+}
+
 static int
 parse(struct keys_args *a, int argc, char **argv, bool *help)
 {
@@ -74,6 +101,8 @@ parse(struct keys_args *a, int argc, char **argv, bool *help)
         {"environment", required_argument, NULL, 'e'},
         {"name", required_argument, NULL, 'n'},
         {"admin", no_argument, NULL, 'A'},
+        {"publishable", no_argument, NULL, 'P'},
+        {"origin", required_argument, NULL, 'O'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -103,6 +132,20 @@ parse(struct keys_args *a, int argc, char **argv, bool *help)
             break;
         case 'A':
             a->admin = true;
+            break;
+        case 'P':
+            a->publishable = true;
+            break;
+        case 'O':
+            if (!origin_valid(optarg))
+                return fail("--origin: expected scheme://host[:port] (http or "
+                            "https, no path)",
+                    optarg);
+            if (strlen(a->origins) + strlen(optarg) + 2 > sizeof(a->origins))
+                return fail("--origin: too many origins", NULL);
+            if (a->origins[0] != '\0')
+                strcat(a->origins, ",");
+            strcat(a->origins, optarg);
             break;
         case 'j':
             a->json = true;
@@ -195,6 +238,12 @@ set_attr(char *dst, size_t cap, const char *v, const char *what)
     return 0;
 }
 
+static const char *
+role(const struct tlm__key_row *k)
+{
+    return k->admin ? "admin" : k->publishable ? "publishable" : "ingest";
+}
+
 static void
 print_created(const struct tlm__key_row *k, const char *secret, bool json)
 {
@@ -206,7 +255,9 @@ print_created(const struct tlm__key_row *k, const char *secret, bool json)
         cJSON_AddStringToObject(o, "organization", k->organization);
         cJSON_AddStringToObject(o, "access_tier", k->access_tier);
         cJSON_AddStringToObject(o, "environment", k->environment);
-        cJSON_AddStringToObject(o, "role", k->admin ? "admin" : "ingest");
+        cJSON_AddStringToObject(o, "role", role(k));
+        if (k->publishable)
+            cJSON_AddStringToObject(o, "origins", k->origins);
         char *text = cJSON_PrintUnformatted(o);
         if (text != NULL)
             printf("%s\n", text);
@@ -220,8 +271,10 @@ print_created(const struct tlm__key_row *k, const char *secret, bool json)
         "environment %s)\n"
         "Store the secret now: it is not shown again; the database keeps "
         "only its SHA-256.\n",
-        k->admin ? "admin" : "ingestion", k->id,
-        k->organization[0] != '\0' ? k->organization : "-",
+        k->admin             ? "admin"
+            : k->publishable ? "publishable"
+                             : "ingestion",
+        k->id, k->organization[0] != '\0' ? k->organization : "-",
         k->access_tier[0] != '\0' ? k->access_tier : "default", k->environment);
 }
 
@@ -243,6 +296,12 @@ cmd_create(const struct keys_args *a, struct tlm__store *st)
                "environment")
             != 0)
         return 2;
+    if (a->publishable && a->admin)
+        return fail("--publishable and --admin exclude each other", NULL);
+    if (a->publishable && a->origins[0] == '\0')
+        return fail("--publishable needs at least one --origin", NULL);
+    if (!a->publishable && a->origins[0] != '\0')
+        return fail("--origin is for --publishable keys", NULL);
     if (a->name != NULL && strlen(a->name) >= sizeof(k.name))
         return fail("--name: at most 127 bytes", NULL);
     snprintf(k.name, sizeof(k.name), "%s", a->name != NULL ? a->name : "");
@@ -251,9 +310,12 @@ cmd_create(const struct keys_args *a, struct tlm__store *st)
         return broken("cannot read random bytes", NULL);
     hex(id, sizeof(id), k.id);
     base64url(raw, sizeof(raw), b64);
-    snprintf(secret, sizeof(secret), "tlm_%s_%s", k.id, b64);
+    snprintf(secret, sizeof(secret), "tlm_%s%s_%s",
+        a->publishable ? "pub_" : "", k.id, b64);
     SHA256((const unsigned char *)secret, strlen(secret), k.hash);
     k.admin = a->admin;
+    k.publishable = a->publishable;
+    snprintf(k.origins, sizeof(k.origins), "%s", a->origins);
     k.created_ms = tlm__now_ms();
     if (tlm__store_key_insert(st, &k) != 0)
         return broken("cannot store the key (see above)", NULL);
@@ -271,7 +333,9 @@ key_json(const struct tlm__key_row *k)
     cJSON_AddStringToObject(o, "organization", k->organization);
     cJSON_AddStringToObject(o, "access_tier", k->access_tier);
     cJSON_AddStringToObject(o, "environment", k->environment);
-    cJSON_AddStringToObject(o, "role", k->admin ? "admin" : "ingest");
+    cJSON_AddStringToObject(o, "role", role(k));
+    if (k->publishable)
+        cJSON_AddStringToObject(o, "origins", k->origins);
     tlm__rfc3339_format(k->created_ms, t, sizeof(t));
     cJSON_AddStringToObject(o, "created_at", t);
     if (k->revoked_ms != 0) {
@@ -318,9 +382,8 @@ cmd_list(const struct keys_args *a, struct tlm__store *st)
             if (k->revoked_ms != 0)
                 tlm__rfc3339_format(k->revoked_ms, r, sizeof(r));
             printf("%-12s  %-6s  %-16s  %-10s  %-10s  %-20.20s  %-20.20s  %s\n",
-                k->id, k->admin ? "admin" : "ingest", dash(k->organization),
-                dash(k->access_tier), dash(k->environment), c, r,
-                dash(k->name));
+                k->id, role(k), dash(k->organization), dash(k->access_tier),
+                dash(k->environment), c, r, dash(k->name));
         }
     }
     free(rows);

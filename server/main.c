@@ -8,7 +8,9 @@
 #include "json_arena.h"
 #include "keys_cmd.h"
 #include "log.h"
+#include "categorize.h"
 #include "maintenance.h"
+#include "webhook_store.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -161,6 +163,33 @@ drain(struct tlm__http_server *http, const struct tlm__server_config *c,
         lg, left == 0 ? TLM_LOG_INFO : TLM_LOG_WARN, "drained", g, 1);
 }
 
+/* The default categories when the config names none, and the webhook's
+ * delivery thread when feedback.webhook_url is set. */
+static int
+start_feedback(const struct tlm__server_config *cfg, struct tlm__store *store,
+    struct tlm__log *lg, struct tlm__categories **categories,
+    struct tlm__webhook **webhook, char *err, size_t err_size)
+{
+    if (cfg->feedback.categories == NULL) {
+        *categories = tlm__categories_default();
+        if (*categories == NULL) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+    }
+    if (cfg->feedback.webhook_url == NULL)
+        return 0;
+    struct tlm__webhook_options wo = {
+        .url = cfg->feedback.webhook_url,
+        .secret = cfg->feedback.webhook_secret,
+        .max_attempts = cfg->feedback.webhook_max_attempts,
+        .base_delay_ms = cfg->feedback.webhook_base_delay_ms,
+        .log = lg,
+    };
+    tlm__webhook_store_outbox(store, &wo.outbox);
+    return tlm__webhook_start(&wo, webhook, err, err_size);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -171,6 +200,8 @@ main(int argc, char **argv)
     struct tlm__log *lg = NULL;
     struct tlm__auth *auth = NULL;
     struct tlm__maint *maint = NULL;
+    struct tlm__categories *categories = NULL;
+    struct tlm__webhook *webhook = NULL;
     char err[512] = "";
     sigset_t set;
     int sig;
@@ -202,6 +233,13 @@ main(int argc, char **argv)
         || load_keys(&cfg, store, lg, &auth, err, sizeof(err)) != 0)
         goto out;
     fill_http_options(&hopt, &cfg, store, auth, lg);
+    if (start_feedback(&cfg, store, lg, &categories, &webhook, err, sizeof(err))
+        != 0)
+        goto out;
+    hopt.feedback = &cfg.feedback;
+    hopt.categories = cfg.feedback.categories != NULL ? cfg.feedback.categories
+                                                      : categories;
+    hopt.webhook = webhook;
     if (tlm__http_start(&hopt, &http, err, sizeof(err)) != 0)
         goto out;
     struct tlm__maint_options mo = {
@@ -236,6 +274,8 @@ out:
     }
     tlm__maint_stop(maint);
     tlm__http_stop(http);
+    tlm__webhook_stop(webhook); /* after the handlers that poke it */
+    tlm__categories_free(categories);
     tlm__store_close(store);
     tlm__auth_free(auth);
     if (rc == EXIT_SUCCESS)

@@ -21,6 +21,10 @@ static const char *const route_names[TLM_ROUTE_COUNT] = {
     "/metrics",
     "/admin/analytics/dashboard",
     "/admin/events",
+    "/feedback",
+    "/feature-requests",
+    "/portal/",
+    "/admin/other",
     "other",
 };
 
@@ -228,6 +232,26 @@ render_scrubbed(struct text *t, const struct tlm__metrics *m)
             tlm__scrub_kind_name(k), get(&m->scrubbed[k]));
 }
 
+static void
+render_webhook(struct text *t, const struct tlm__metrics *m)
+{
+    uint64_t delivered = 0, failed = 0, attempts = 0;
+    if (m->webhook == NULL || m->webhook_stats == NULL)
+        return;
+    m->webhook_stats(m->webhook, &delivered, &failed, &attempts);
+    put(t,
+        "# HELP telemetry_webhook_deliveries_total Webhook deliveries by "
+        "outcome (delivered, or failed after every attempt).\n"
+        "# TYPE telemetry_webhook_deliveries_total counter\n"
+        "telemetry_webhook_deliveries_total{outcome=\"delivered\"} %lu\n"
+        "telemetry_webhook_deliveries_total{outcome=\"failed\"} %lu\n"
+        "# HELP telemetry_webhook_attempts_total Webhook POSTs made.\n"
+        "# TYPE telemetry_webhook_attempts_total counter\n"
+        "telemetry_webhook_attempts_total %lu\n",
+        (unsigned long)delivered, (unsigned long)failed,
+        (unsigned long)attempts);
+}
+
 char *
 tlm__metrics_render(const struct tlm__metrics *m)
 {
@@ -239,6 +263,7 @@ tlm__metrics_render(const struct tlm__metrics *m)
     render_store(&t, m);
     render_flow(&t, m);
     render_scrubbed(&t, m);
+    render_webhook(&t, m);
     if (t.failed) {
         free(t.p);
         return NULL;

@@ -18,12 +18,18 @@ enum tlm__metrics_route {
     TLM_ROUTE_METRICS,
     TLM_ROUTE_DASHBOARD,
     TLM_ROUTE_EVENTS,
+    TLM_ROUTE_FEEDBACK, /* /feedback and /feedback/{id} */
+    TLM_ROUTE_FEATURE_REQUESTS, /* /feature-requests... */
+    TLM_ROUTE_PORTAL, /* /portal/... */
+    TLM_ROUTE_ADMIN_API, /* the other /admin/ routes */
     TLM_ROUTE_OTHER, /* 404s and anything unrouted */
     TLM_ROUTE_COUNT
 };
 
 /* Upper bounds (seconds) of the store-latency histogram buckets. */
 #define TLM_METRICS_STORE_BUCKETS 12
+
+struct tlm__webhook;
 
 struct tlm__metrics {
     atomic_ulong requests[TLM_ROUTE_COUNT][600]; /* by status 0..599 */
@@ -40,6 +46,10 @@ struct tlm__metrics {
     atomic_ulong overloaded; /* 503 answers from the bounded write queue */
     atomic_ulong environment_overridden; /* events given their key's env */
     atomic_long keys_active; /* ingestion keys accepted now */
+    /* The webhook whose counters /metrics shows (NULL: none). */
+    const struct tlm__webhook *webhook;
+    void (*webhook_stats)(const struct tlm__webhook *w, uint64_t *delivered,
+        uint64_t *failed, uint64_t *attempts);
     atomic_ulong key_syncs_failed; /* database key re-reads that failed */
     atomic_ulong events_purged; /* removed by the retention purge */
     /* the privacy pass's replacements by detector kind (scrub_pass.h) */

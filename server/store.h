@@ -5,6 +5,7 @@
 #define TLM_SERVER_STORE_H
 
 #include "event.h"
+#include "store_feedback.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -109,6 +110,7 @@ typedef int (*tlm__event_visit_fn)(void *ctx, const char *payload, size_t len);
 #define TLM_KEY_ID_MAX 32
 #define TLM_KEY_ATTR_MAX 128
 #define TLM_KEY_ENV_MAX 16
+#define TLM_KEY_ORIGINS_MAX 512
 
 /* One ingestion or admin key of the api_keys table. The secret itself is
  * never stored: hash is its SHA-256. Strings are NUL-terminated; an empty
@@ -121,6 +123,11 @@ struct tlm__key_row {
     char access_tier[TLM_KEY_ATTR_MAX];
     char environment[TLM_KEY_ENV_MAX]; /* "production", "sandbox" or "" */
     bool admin; /* admin key (every /admin/ route) rather than ingestion */
+    /* A publishable key: browser-safe, submit-only (feedback, feature
+     * requests, votes, comments), accepted only from origins, a
+     * comma-separated list of "scheme://host[:port]". */
+    bool publishable;
+    char origins[TLM_KEY_ORIGINS_MAX];
     int64_t created_ms;
     int64_t revoked_ms; /* 0: active */
 };
@@ -148,6 +155,48 @@ struct tlm__store_ops {
     int (*purge)(struct tlm__store *st, int64_t before_ms, uint64_t *removed);
     /* Readiness: 0 when the database answers a trivial query now. */
     int (*ping)(struct tlm__store *st);
+
+    /* Feedback and feature requests (store_feedback.h). organization NULL
+     * means any (admin); a row of another organization is not found.
+     * Results: 0 (TLM_FR_OK) or an enum tlm__fr_outcome, -1 on error. */
+    int (*feedback_insert)(struct tlm__store *st,
+        const struct tlm__feedback_row *r, const char *idem_key,
+        const struct tlm__outbox_item *out, size_t n_out, char **existing);
+    int (*feedback_get)(struct tlm__store *st, const char *id,
+        const char *organization, char **doc);
+    int (*feedback_list)(struct tlm__store *st,
+        const struct tlm__feedback_query *q, tlm__event_visit_fn visit,
+        void *ctx, int64_t *next_cursor);
+    int (*feedback_summary)(struct tlm__store *st, int64_t from_ms,
+        int64_t to_ms, const char *environment,
+        struct tlm__feedback_summary *out);
+    int (*fr_insert)(struct tlm__store *st, const struct tlm__fr *r,
+        const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+    int (*fr_get)(struct tlm__store *st, const char *id,
+        const char *organization, struct tlm__fr *out,
+        struct tlm__fr_history **history, size_t *n_history);
+    int (*fr_list)(struct tlm__store *st, const struct tlm__fr_query *q,
+        struct tlm__fr **rows, size_t *n, char **next_cursor);
+    int (*fr_vote)(struct tlm__store *st, const char *id,
+        const char *organization, const char *user_id, bool add, int64_t now_ms,
+        struct tlm__fr_vote_result *res);
+    int (*fr_set_status)(
+        struct tlm__store *st, const struct tlm__fr_status_change *ch);
+    int (*fr_comment_insert)(struct tlm__store *st, const char *request_id,
+        const char *organization, const struct tlm__fr_comment *c,
+        const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+    int (*fr_comment_list)(struct tlm__store *st, const char *request_id,
+        const char *organization, int64_t after, size_t limit,
+        struct tlm__fr_comment **rows, size_t *n, int64_t *next_cursor);
+    /* The webhook outbox: claim due deliveries (leasing them), record
+     * one attempt (the delivery log) and reschedule or close it, list the
+     * log newest first as JSON objects. */
+    int (*outbox_claim)(struct tlm__store *st, int64_t now_ms, int64_t lease_ms,
+        size_t max, struct tlm__outbox_row **rows, size_t *n);
+    int (*outbox_record)(
+        struct tlm__store *st, const struct tlm__outbox_attempt *a);
+    int (*deliveries_list)(struct tlm__store *st, size_t limit, int64_t before,
+        tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
     void (*close)(struct tlm__store *st);
 };
 
@@ -183,6 +232,43 @@ int tlm__store_key_revoke(
 int tlm__store_purge(
     struct tlm__store *st, int64_t before_ms, uint64_t *removed);
 int tlm__store_ping(struct tlm__store *st);
+
+/* The feedback side (store_feedback.c): the vtable's operations with
+ * their outputs cleared first. */
+int tlm__store_feedback_insert(struct tlm__store *st,
+    const struct tlm__feedback_row *r, const char *idem_key,
+    const struct tlm__outbox_item *out, size_t n_out, char **existing);
+int tlm__store_feedback_get(struct tlm__store *st, const char *id,
+    const char *organization, char **doc);
+int tlm__store_feedback_list(struct tlm__store *st,
+    const struct tlm__feedback_query *q, tlm__event_visit_fn visit, void *ctx,
+    int64_t *next_cursor);
+int tlm__store_feedback_summary(struct tlm__store *st, int64_t from_ms,
+    int64_t to_ms, const char *environment, struct tlm__feedback_summary *out);
+int tlm__store_fr_insert(struct tlm__store *st, const struct tlm__fr *r,
+    const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+int tlm__store_fr_get(struct tlm__store *st, const char *id,
+    const char *organization, struct tlm__fr *out,
+    struct tlm__fr_history **history, size_t *n_history);
+int tlm__store_fr_list(struct tlm__store *st, const struct tlm__fr_query *q,
+    struct tlm__fr **rows, size_t *n, char **next_cursor);
+int tlm__store_fr_vote(struct tlm__store *st, const char *id,
+    const char *organization, const char *user_id, bool add, int64_t now_ms,
+    struct tlm__fr_vote_result *res);
+int tlm__store_fr_set_status(
+    struct tlm__store *st, const struct tlm__fr_status_change *ch);
+int tlm__store_fr_comment_insert(struct tlm__store *st, const char *request_id,
+    const char *organization, const struct tlm__fr_comment *c,
+    const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+int tlm__store_fr_comment_list(struct tlm__store *st, const char *request_id,
+    const char *organization, int64_t after, size_t limit,
+    struct tlm__fr_comment **rows, size_t *n, int64_t *next_cursor);
+int tlm__store_outbox_claim(struct tlm__store *st, int64_t now_ms,
+    int64_t lease_ms, size_t max, struct tlm__outbox_row **rows, size_t *n);
+int tlm__store_outbox_record(
+    struct tlm__store *st, const struct tlm__outbox_attempt *a);
+int tlm__store_deliveries_list(struct tlm__store *st, size_t limit,
+    int64_t before, tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
 
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);

@@ -90,6 +90,100 @@ static const char *const migrations[] = {
      " revoked_ms INTEGER);"
      "ALTER TABLE batches ADD COLUMN key_id TEXT;"
      "ALTER TABLE batches ADD COLUMN scrubbed INTEGER NOT NULL DEFAULT 0;"),
+    /* 5: feedback, feature requests (votes, history, comments,
+     * notifications), idempotency keys, the webhook outbox and its
+     * delivery log; publishable keys. */
+    ("ALTER TABLE api_keys ADD COLUMN publishable INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE api_keys ADD COLUMN origins TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE feedback ("
+     " seq INTEGER PRIMARY KEY,"
+     " id TEXT NOT NULL UNIQUE,"
+     " organization TEXT NOT NULL,"
+     " type TEXT NOT NULL,"
+     " category TEXT NOT NULL,"
+     " sentiment REAL NOT NULL,"
+     " rating INTEGER,"
+     " feature TEXT,"
+     " endpoint TEXT,"
+     " environment TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " doc TEXT NOT NULL);"
+     "CREATE INDEX feedback_created ON feedback(created_ms);"
+     "CREATE TABLE idempotency ("
+     " organization TEXT NOT NULL,"
+     " key TEXT NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " resource_id TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " PRIMARY KEY(organization, key));"
+     "CREATE TABLE feature_requests ("
+     " seq INTEGER PRIMARY KEY,"
+     " id TEXT NOT NULL UNIQUE,"
+     " organization TEXT NOT NULL,"
+     " title TEXT NOT NULL,"
+     " description TEXT NOT NULL,"
+     " use_case TEXT NOT NULL,"
+     " status TEXT NOT NULL,"
+     " merged_into TEXT,"
+     " user_id TEXT,"
+     " votes INTEGER NOT NULL DEFAULT 0,"
+     " comments INTEGER NOT NULL DEFAULT 0,"
+     " created_ms INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL);"
+     "CREATE INDEX feature_requests_org ON feature_requests(organization,"
+     " created_ms);"
+     "CREATE TABLE fr_votes ("
+     " request_id TEXT NOT NULL,"
+     " user_id TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " PRIMARY KEY(request_id, user_id)) WITHOUT ROWID;"
+     "CREATE INDEX fr_votes_time ON fr_votes(created_ms);"
+     "CREATE TABLE fr_history ("
+     " seq INTEGER PRIMARY KEY,"
+     " request_id TEXT NOT NULL,"
+     " status TEXT NOT NULL,"
+     " previous_status TEXT,"
+     " reason TEXT,"
+     " at_ms INTEGER NOT NULL);"
+     "CREATE INDEX fr_history_request ON fr_history(request_id, seq);"
+     "CREATE TABLE fr_comments ("
+     " seq INTEGER PRIMARY KEY,"
+     " id TEXT NOT NULL UNIQUE,"
+     " request_id TEXT NOT NULL,"
+     " body TEXT NOT NULL,"
+     " author TEXT,"
+     " user_id TEXT,"
+     " created_ms INTEGER NOT NULL);"
+     "CREATE INDEX fr_comments_request ON fr_comments(request_id, seq);"
+     "CREATE TABLE notifications ("
+     " seq INTEGER PRIMARY KEY,"
+     " request_id TEXT NOT NULL,"
+     " user_id TEXT NOT NULL,"
+     " status TEXT NOT NULL,"
+     " previous_status TEXT,"
+     " created_ms INTEGER NOT NULL,"
+     " delivery_id TEXT);"
+     "CREATE TABLE outbox ("
+     " id TEXT PRIMARY KEY,"
+     " type TEXT NOT NULL,"
+     " body TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " next_attempt_ms INTEGER NOT NULL,"
+     " lease_until_ms INTEGER NOT NULL DEFAULT 0,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " state TEXT NOT NULL DEFAULT 'pending');"
+     "CREATE INDEX outbox_due ON outbox(state, next_attempt_ms);"
+     "CREATE TABLE deliveries ("
+     " seq INTEGER PRIMARY KEY,"
+     " delivery_id TEXT NOT NULL,"
+     " type TEXT NOT NULL,"
+     " attempt INTEGER NOT NULL,"
+     " http_status INTEGER,"
+     " error TEXT,"
+     " at_ms INTEGER NOT NULL,"
+     " delivered INTEGER NOT NULL,"
+     " gave_up INTEGER NOT NULL,"
+     " next_attempt_ms INTEGER);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -444,6 +538,20 @@ static const struct tlm__store_ops sqlite_ops = {
     .key_revoke = tlm__sqlite_key_revoke,
     .purge = tlm__sqlite_purge,
     .ping = tlm__sqlite_ping,
+    .feedback_insert = tlm__sqlite_feedback_insert,
+    .feedback_get = tlm__sqlite_feedback_get,
+    .feedback_list = tlm__sqlite_feedback_list,
+    .feedback_summary = tlm__sqlite_feedback_summary,
+    .fr_insert = tlm__sqlite_fr_insert,
+    .fr_get = tlm__sqlite_fr_get,
+    .fr_list = tlm__sqlite_fr_list,
+    .fr_vote = tlm__sqlite_fr_vote,
+    .fr_set_status = tlm__sqlite_fr_set_status,
+    .fr_comment_insert = tlm__sqlite_fr_comment_insert,
+    .fr_comment_list = tlm__sqlite_fr_comment_list,
+    .outbox_claim = tlm__sqlite_outbox_claim,
+    .outbox_record = tlm__sqlite_outbox_record,
+    .deliveries_list = tlm__sqlite_deliveries_list,
     .close = sqlite_close,
 };
 

@@ -71,4 +71,51 @@ int tlm__sqlite_purge(
     struct tlm__store *base, int64_t before_ms, uint64_t *removed);
 int tlm__sqlite_ping(struct tlm__store *base);
 
+/* store_sqlite_feedback.c: feedback, idempotency keys, the outbox. */
+int tlm__sqlite_feedback_insert(struct tlm__store *base,
+    const struct tlm__feedback_row *r, const char *idem_key,
+    const struct tlm__outbox_item *out, size_t n_out, char **existing);
+int tlm__sqlite_feedback_get(struct tlm__store *base, const char *id,
+    const char *organization, char **doc);
+int tlm__sqlite_feedback_list(struct tlm__store *base,
+    const struct tlm__feedback_query *q, tlm__event_visit_fn visit, void *ctx,
+    int64_t *next_cursor);
+int tlm__sqlite_feedback_summary(struct tlm__store *base, int64_t from_ms,
+    int64_t to_ms, const char *environment, struct tlm__feedback_summary *out);
+int tlm__sqlite_outbox_claim(struct tlm__store *base, int64_t now_ms,
+    int64_t lease_ms, size_t max, struct tlm__outbox_row **rows, size_t *n);
+int tlm__sqlite_outbox_record(
+    struct tlm__store *base, const struct tlm__outbox_attempt *a);
+int tlm__sqlite_deliveries_list(struct tlm__store *base, size_t limit,
+    int64_t before, tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
+/* Inside a write transaction: the resource an idempotency key already
+ * names (0, id set), none (1), or -1. */
+int tlm__sqlite_idem_find(
+    sqlite3 *db, const char *org, const char *key, char id[TLM_FB_ID_MAX]);
+int tlm__sqlite_idem_put(sqlite3 *db, const char *org, const char *key,
+    const char *kind, const char *id, int64_t now_ms);
+int tlm__sqlite_outbox_put(
+    sqlite3 *db, const struct tlm__outbox_item *it, int64_t now_ms);
+
+/* store_sqlite_fr.c: feature requests. */
+int tlm__sqlite_fr_insert(struct tlm__store *base, const struct tlm__fr *r,
+    const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+int tlm__sqlite_fr_get(struct tlm__store *base, const char *id,
+    const char *organization, struct tlm__fr *out,
+    struct tlm__fr_history **history, size_t *n_history);
+int tlm__sqlite_fr_list(struct tlm__store *base, const struct tlm__fr_query *q,
+    struct tlm__fr **rows, size_t *n, char **next_cursor);
+int tlm__sqlite_fr_vote(struct tlm__store *base, const char *id,
+    const char *organization, const char *user_id, bool add, int64_t now_ms,
+    struct tlm__fr_vote_result *res);
+int tlm__sqlite_fr_set_status(
+    struct tlm__store *base, const struct tlm__fr_status_change *ch);
+int tlm__sqlite_fr_comment_insert(struct tlm__store *base,
+    const char *request_id, const char *organization,
+    const struct tlm__fr_comment *c, const char *idem_key,
+    char existing_id[TLM_FB_ID_MAX]);
+int tlm__sqlite_fr_comment_list(struct tlm__store *base, const char *request_id,
+    const char *organization, int64_t after, size_t limit,
+    struct tlm__fr_comment **rows, size_t *n, int64_t *next_cursor);
+
 #endif

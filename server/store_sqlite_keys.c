@@ -31,8 +31,9 @@ tlm__sqlite_key_insert(struct tlm__store *base, const struct tlm__key_row *k)
     pthread_mutex_lock(&st->wlock);
     if (sqlite3_prepare_v2(st->wdb,
             "INSERT INTO api_keys(id, hash, name, organization, access_tier,"
-            " environment, admin, created_ms, revoked_ms)"
-            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+            " environment, admin, created_ms, revoked_ms, publishable,"
+            " origins)"
+            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, ?10)",
             -1, &s, NULL)
         == SQLITE_OK) {
         sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
@@ -43,6 +44,8 @@ tlm__sqlite_key_insert(struct tlm__store *base, const struct tlm__key_row *k)
         sqlite3_bind_text(s, 6, k->environment, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 7, k->admin ? 1 : 0);
         sqlite3_bind_int64(s, 8, k->created_ms);
+        sqlite3_bind_int(s, 9, k->publishable ? 1 : 0);
+        sqlite3_bind_text(s, 10, k->origins, -1, SQLITE_STATIC);
         rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
     }
     if (rc != 0)
@@ -75,6 +78,8 @@ read_key(sqlite3_stmt *s, struct tlm__key_row *r)
     r->admin = sqlite3_column_int(s, 6) != 0;
     r->created_ms = sqlite3_column_int64(s, 7);
     r->revoked_ms = sqlite3_column_int64(s, 8);
+    r->publishable = sqlite3_column_int(s, 9) != 0;
+    column_text(s, 10, r->origins, sizeof(r->origins));
     return 0;
 }
 
@@ -90,7 +95,8 @@ tlm__sqlite_key_list(
     pthread_mutex_lock(&st->rlock);
     if (sqlite3_prepare_v2(st->rdb,
             "SELECT id, hash, name, organization, access_tier, environment,"
-            " admin, created_ms, COALESCE(revoked_ms, 0) FROM api_keys"
+            " admin, created_ms, COALESCE(revoked_ms, 0), publishable,"
+            " origins FROM api_keys"
             " ORDER BY created_ms, id",
             -1, &s, NULL)
         != SQLITE_OK)

@@ -105,7 +105,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 5);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -130,7 +130,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 4);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 5);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -497,7 +497,7 @@ START_TEST(store_migrates_version_1_in_place)
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 5);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
@@ -634,6 +634,78 @@ START_TEST(store_batch_records_key_id)
 }
 END_TEST
 
+/* The webhook outbox: a claim leases its rows (a second claim inside the
+ * lease gets nothing), a failed attempt reschedules with the attempt
+ * counted and logged, a delivered one is never claimed again. */
+START_TEST(store_outbox_leases_and_logs_attempts)
+{
+    struct tlm__store *st = open_store();
+    struct tlm__feedback_row r = {
+        .id = "0190a000-0000-7000-8000-000000000001",
+        .organization = "acme",
+        .feedback_type = "issue",
+        .category = "bug",
+        .environment = "production",
+        .created_ms = 1000,
+        .doc = "{}",
+        .doc_len = 2,
+    };
+    struct tlm__outbox_item it = {
+        .id = "0190a000-0000-7000-8000-0000000000aa",
+        .type = "feedback.issue",
+        .body = "{\"x\":1}",
+        .body_len = 7,
+    };
+    struct tlm__outbox_row *rows = NULL;
+    size_t n = 0;
+    char *existing = NULL;
+    ck_assert_int_eq(
+        tlm__store_feedback_insert(st, &r, "k1", &it, 1, &existing), 0);
+    /* The same idempotency key: the stored document, no second row. */
+    ck_assert_int_eq(
+        tlm__store_feedback_insert(st, &r, "k1", &it, 1, &existing),
+        TLM_FR_REPLAY);
+    ck_assert_str_eq(existing, "{}");
+    free(existing);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM outbox"), 1);
+
+    ck_assert_int_eq(tlm__store_outbox_claim(st, 2000, 500, 8, &rows, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(rows[0].body, "{\"x\":1}");
+    ck_assert_uint_eq(rows[0].attempts, 0);
+    tlm__outbox_rows_free(rows, n);
+    ck_assert_int_eq(tlm__store_outbox_claim(st, 2100, 500, 8, &rows, &n), 0);
+    ck_assert_uint_eq(n, 0); /* leased */
+
+    struct tlm__outbox_attempt a = {.id = it.id,
+        .attempt = 1,
+        .http_status = 500,
+        .error = "HTTP 500",
+        .at_ms = 2200,
+        .next_attempt_ms = 3000};
+    ck_assert_int_eq(tlm__store_outbox_record(st, &a), 0);
+    ck_assert_int_eq(tlm__store_outbox_claim(st, 2900, 500, 8, &rows, &n), 0);
+    ck_assert_uint_eq(n, 0); /* not due yet */
+    ck_assert_int_eq(tlm__store_outbox_claim(st, 3000, 500, 8, &rows, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(rows[0].attempts, 1);
+    tlm__outbox_rows_free(rows, n);
+    a.attempt = 2;
+    a.http_status = 200;
+    a.error = NULL;
+    a.delivered = true;
+    a.at_ms = 3100;
+    a.next_attempt_ms = 0;
+    ck_assert_int_eq(tlm__store_outbox_record(st, &a), 0);
+    ck_assert_int_eq(tlm__store_outbox_claim(st, 999999, 500, 8, &rows, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM deliveries"), 2);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM outbox WHERE state = 'delivered'"), 1);
+    tlm__store_close(st);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -656,6 +728,7 @@ suite(void)
     tcase_add_test(tc, store_survives_concurrent_checkpoints);
     tcase_add_test(tc, store_purge_removes_only_old_events);
     tcase_add_test(tc, store_batch_records_key_id);
+    tcase_add_test(tc, store_outbox_leases_and_logs_attempts);
     suite_add_tcase(s, tc);
     return s;
 }
