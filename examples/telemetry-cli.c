@@ -3,6 +3,8 @@
  * events as JSON lines on stdin and tracks each through the SDK (privacy,
  * sampling and batching apply), then flushes within --timeout-ms.
  * A bad line is reported with its number and skipped, never fatal.
+ * `feedback`, `feature-request`, `feature-requests` and `vote` make one
+ * request each through the SDK and print the answer (--json: verbatim).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,12 +16,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_api.h"
 #include "example_util.h"
 #include "telemetry.h"
-
-#define EXIT_OK 0
-#define EXIT_LOST 1
-#define EXIT_USAGE 2
 
 struct cli_args {
     const char *endpoint;
@@ -61,12 +60,17 @@ usage(FILE *out)
         "\"response_status\":200,\n"
         "           \"response_time\":12.5,\"user_id\":\"u1\"}\n"
         "  stats   print the counters of a new, empty client\n"
+        "  feedback --type T --content TEXT ...   submit feedback\n"
+        "  feature-request --title T ...          submit a feature request\n"
+        "  feature-requests [--sort S] ...        list feature requests\n"
+        "  vote ID [--withdraw]                   vote for one\n"
+        "  (COMMAND --help describes each)\n"
         "\n"
         "--endpoint and --api-key default to $TELEMETRY_ENDPOINT and\n"
         "$TELEMETRY_API_KEY, then to the --config file. Events still unsent\n"
         "after --timeout-ms (default 10000) are dropped.\n"
-        "Exit status: 0 all delivered, 1 a bad line or a lost event,\n"
-        "2 bad usage.\n");
+        "Exit status: 0 all delivered, 1 a bad line or a lost event (or\n"
+        "a request not delivered), 2 bad usage, 3 refused by the server.\n");
 }
 
 static int
@@ -409,16 +413,15 @@ cmd_stats(tlm_client *client, const struct cli_args *a)
 static int
 check_command(const char *cmd, int extra_args, const struct cli_args *a)
 {
-    static const char *const later[]
-        = {"feedback", "feature-request", "feature-requests", "vote"};
-    size_t i;
-
-    for (i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-        if (strcmp(cmd, later[i]) == 0) {
+    if (find_api_command(cmd) != NULL) {
+        if (a->config == NULL && (a->endpoint == NULL || a->api_key == NULL)) {
             fprintf(stderr,
-                "telemetry-cli: '%s' is not available in this version\n", cmd);
-            return EXIT_USAGE;
+                "telemetry-cli: %s needs --endpoint and --api-key "
+                "(or their environment variables, or a --config)\n",
+                cmd);
+            goto bad;
         }
+        return -1;
     }
     if (strcmp(cmd, "send") != 0 && strcmp(cmd, "stats") != 0) {
         fprintf(stderr, "telemetry-cli: unknown command '%s'\n", cmd);
@@ -445,6 +448,8 @@ int
 main(int argc, char **argv)
 {
     struct cli_args args = {.timeout_ms = 10000};
+    struct api_args api_args = {0};
+    const struct api_command *api;
     tlm_client *client = NULL;
     const char *cmd;
     int status = parse_args(argc, argv, &args);
@@ -458,6 +463,13 @@ main(int argc, char **argv)
         goto out;
     }
     cmd = argv[optind];
+    api = find_api_command(cmd);
+    /* A command's own --help needs no endpoint. */
+    if (api != NULL) {
+        status = api_parse(api, argc - optind, argv + optind, &api_args);
+        if (status >= 0)
+            goto out;
+    }
     status = check_command(cmd, argc - optind - 1, &args);
     if (status >= 0)
         goto out;
@@ -465,7 +477,9 @@ main(int argc, char **argv)
         status = EXIT_LOST;
         goto out;
     }
-    if (strcmp(cmd, "send") == 0)
+    if (api != NULL)
+        status = cmd_api(client, api, &api_args, args.timeout_ms);
+    else if (strcmp(cmd, "send") == 0)
         status = cmd_send(client, &args);
     else
         status = cmd_stats(client, &args);

@@ -80,7 +80,14 @@ typedef enum tlm_error {
     TLM_ETIMEDOUT = -7, /**< the deadline passed before the work was done */
     TLM_EDISABLED = -8, /**< telemetry is switched off (opt-out) */
     TLM_ETHREAD = -9, /**< the worker thread could not be started */
-    TLM_ETRANSPORT = -10 /**< the HTTP transport could not be set up */
+    TLM_ETRANSPORT = -10, /**< the HTTP transport could not be set up */
+    /** The server refused the request with a 4xx (see tlm_response.status
+     * and .body for its reason); resending it would fail the same way.
+     * Since 0.1.0. */
+    TLM_EREJECTED = -11,
+    /** The server stayed unreachable or kept failing (network errors, 5xx,
+     * 429) until the request's retries ran out. Since 0.1.0. */
+    TLM_EUNAVAILABLE = -12
 } tlm_error;
 
 /**
@@ -585,6 +592,243 @@ TLM_API double tlm_event_get_number(const tlm_event *event, const char *field);
  */
 TLM_API int tlm_event_set_string(
     tlm_event *event, const char *field, const char *value);
+
+/* ------------------------------------------------------------------------ */
+/* Feedback and feature requests                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Each call below is one HTTP request to the telemetry-server, made by the
+ * client's worker thread at {endpoint}/feedback or
+ * {endpoint}/feature-requests... (the same base URL, API key and proxy
+ * settings as batches; docs/http-api.md has the routes). Every operation
+ * has two forms:
+ *
+ *  - async: returns at once (it never blocks, never does I/O) and later
+ *    calls `callback` exactly once, on the worker thread, with no internal
+ *    lock held: with the server's answer, or at close (TLM_ETIMEDOUT or
+ *    TLM_ECLOSED when it was not delivered). A callback must not block and
+ *    must not call tlm_client_flush, tlm_client_close or any *_wait
+ *    function (they return TLM_EINVAL there). If the call returns an error,
+ *    the callback is never called. `callback` may be NULL.
+ *  - *_wait: blocks the calling thread until the answer or `timeout_ms`,
+ *    and copies the answer into a caller-owned tlm_reply.
+ *
+ * Submissions (feedback, feature requests, votes) carry an Idempotency-Key
+ * made at the call and are retried like batches (network errors, 408, 429,
+ * 5xx; never other 4xx) up to max_retries. With a spool directory each
+ * submission is written to the spool before its first attempt and removed
+ * after the server's answer, so one made offline is delivered by this or a
+ * later process, exactly once (the server deduplicates by the key). Reads
+ * (get, list) are never spooled and make at most 3 attempts.
+ *
+ * Privacy applies as to events: user_id is anonymized, free text (content,
+ * the issue template, the context object's string values, feature, title,
+ * description, use_case) is scrubbed, and the endpoint target is scrubbed
+ * as a path. Feedback is never sampled out. With telemetry switched off
+ * every call returns TLM_EDISABLED and sends nothing; with
+ * TELEMETRY_DEBUG=1 the request is printed on stderr as one JSON line
+ * instead of being sent (the callback then gets rc 0 and status 0).
+ * At most 1024 calls may be outstanding per client (TLM_EFULL beyond).
+ */
+
+/** Kinds of feedback. Since 0.1.0. */
+typedef enum tlm_feedback_type {
+    TLM_FEEDBACK_ISSUE = 1, /**< a problem report: needs the issue template */
+    TLM_FEEDBACK_SUGGESTION = 2,
+    TLM_FEEDBACK_RATING = 3, /**< needs `rating` */
+    TLM_FEEDBACK_GENERAL = 4
+} tlm_feedback_type;
+
+/**
+ * One piece of feedback (the seed's FeedbackSubmission). Versioned:
+ * initialise with TLM_FEEDBACK_INIT or tlm_feedback_init(). `type` and
+ * `content` are required; NULL strings are left out. Since 0.1.0.
+ */
+typedef struct tlm_feedback {
+    size_t size; /**< sizeof(tlm_feedback) */
+    int type; /**< a tlm_feedback_type */
+    const char *content; /**< the text, 1..10000 bytes */
+    const char *category; /**< NULL: the server categorizes it */
+    int rating; /**< 0: none, else 1..5 (required for RATING) */
+    const char *context_json; /**< a JSON object as text, or NULL */
+    const char *feature; /**< the feature it is about, or NULL */
+    const char *endpoint; /**< the API endpoint it is about, or NULL */
+    const char *user_id; /**< the submitter, anonymized before sending */
+    /* The issue template: all four are required for TLM_FEEDBACK_ISSUE.
+     * The SDK adds its name, version, binding and OS, and `endpoint`. */
+    const char *summary;
+    const char *steps_to_reproduce;
+    const char *expected;
+    const char *actual;
+} tlm_feedback;
+
+#define TLM_FEEDBACK_INIT                                                      \
+    {                                                                          \
+        sizeof(tlm_feedback), 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL,  \
+            NULL, NULL, NULL                                                   \
+    }
+
+/** Zeroes `*f` and sets its size; the function form of TLM_FEEDBACK_INIT. */
+TLM_API void tlm_feedback_init(tlm_feedback *f);
+
+/** A feature request. Versioned: TLM_FEATURE_REQUEST_INIT or
+ * tlm_feature_request_init(). `title` is required. Since 0.1.0. */
+typedef struct tlm_feature_request {
+    size_t size; /**< sizeof(tlm_feature_request) */
+    const char *title; /**< 1..200 bytes */
+    const char *description; /**< NULL or up to 10000 bytes */
+    const char *use_case; /**< NULL or up to 10000 bytes */
+    const char *user_id; /**< the requester, anonymized before sending */
+} tlm_feature_request;
+
+#define TLM_FEATURE_REQUEST_INIT                                               \
+    {                                                                          \
+        sizeof(tlm_feature_request), NULL, NULL, NULL, NULL                    \
+    }
+
+/** Zeroes `*r` and sets its size. Since 0.1.0. */
+TLM_API void tlm_feature_request_init(tlm_feature_request *r);
+
+/** What tlm_feature_requests_list() asks for. Versioned:
+ * TLM_FEATURE_QUERY_INIT or tlm_feature_query_init(). Since 0.1.0. */
+typedef struct tlm_feature_query {
+    size_t size; /**< sizeof(tlm_feature_query) */
+    const char *sort; /**< "votes" (NULL: the server's default), "recent",
+                           "trending" */
+    const char *status; /**< comma-separated statuses, or NULL for all */
+    uint32_t limit; /**< 1..100; 0: the server's default (20) */
+    const char *cursor; /**< next_cursor of the previous page, or NULL */
+} tlm_feature_query;
+
+#define TLM_FEATURE_QUERY_INIT                                                 \
+    {                                                                          \
+        sizeof(tlm_feature_query), NULL, NULL, 0, NULL                         \
+    }
+
+/** Zeroes `*q` and sets its size. Since 0.1.0. */
+TLM_API void tlm_feature_query_init(tlm_feature_query *q);
+
+/**
+ * The answer as a callback sees it; borrowed for the callback's duration
+ * only (copy what you keep). Fields may be appended; check `size`.
+ * Since 0.1.0.
+ */
+typedef struct tlm_response {
+    size_t size; /**< sizeof(tlm_response) of the library */
+    int status; /**< HTTP status of the last attempt, 0 if none */
+    const char *body; /**< the server's JSON, NUL-terminated, or NULL */
+    size_t body_len;
+    const char *id; /**< the resource's "id" in the answer, or NULL */
+    /** 1: not delivered yet, but safe in the spool: this process (until
+     * close) or the next one with the same spool delivers it, exactly once.
+     * Set with rc 0 when the first attempt failed and will be retried, or
+     * with rc TLM_ETIMEDOUT/TLM_ECLOSED at close. */
+    int spooled;
+    const char *idempotency_key; /**< of a submission, else NULL */
+} tlm_response;
+
+/**
+ * Completion of an async call: rc is 0 (a 2xx, or spooled), TLM_EREJECTED
+ * (a 4xx: status and body say why), TLM_EUNAVAILABLE (retries ran out),
+ * TLM_ETIMEDOUT or TLM_ECLOSED (closed before delivery), TLM_EDISABLED
+ * (telemetry switched off meanwhile), TLM_ENOMEM or TLM_EIO (the answer
+ * was larger than 16 MiB). Runs on the worker thread; see above.
+ */
+typedef void (*tlm_response_fn)(
+    int rc, const tlm_response *response, void *userdata);
+
+/**
+ * The answer as a *_wait function copies it. The caller owns it: set
+ * `size` (tlm_reply_init()) before the call and release it with
+ * tlm_reply_free(). `body` and `id` are allocated with the C library's
+ * malloc (not the client's allocator). Since 0.1.0.
+ */
+typedef struct tlm_reply {
+    size_t size; /**< sizeof(tlm_reply), set by the caller */
+    int status; /**< HTTP status, 0 if none */
+    char *body; /**< the server's JSON, NUL-terminated, or NULL */
+    size_t body_len;
+    char *id; /**< the resource's id, or NULL */
+    int spooled; /**< as tlm_response.spooled */
+} tlm_reply;
+
+/** Zeroes `*r` and sets its size. Since 0.1.0. */
+TLM_API void tlm_reply_init(tlm_reply *r);
+
+/** Frees `body` and `id` and zeroes the reply (size kept). NULL is a
+ * no-op. Since 0.1.0. */
+TLM_API void tlm_reply_free(tlm_reply *r);
+
+/**
+ * Submits feedback: POST /feedback. Checks the structure first: TLM_EINVAL
+ * for a NULL client or feedback, a wrong size, an unknown type, NULL or
+ * blank content, a rating outside 0..5 or context_json that is not a JSON
+ * object. What depends on the server's configuration (categories, length
+ * limits, a missing rating or issue-template part) is left to it: it
+ * answers TLM_EREJECTED, status 400, with a body naming the field, e.g.
+ * {"error": "issue report is missing: expected", "missing": ["expected"]}.
+ * Also returns TLM_ECLOSED, TLM_EDISABLED (opt-out or consent revoked),
+ * TLM_EFULL (1024 calls outstanding), TLM_ENOMEM or TLM_ETHREAD (a
+ * fork()ed child could not start its worker). The answer's id is the
+ * feedback's; its body holds the server's sentiment and category.
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_feedback_submit(tlm_client *client,
+    const tlm_feedback *feedback, tlm_response_fn callback, void *userdata);
+
+/**
+ * Blocking form of the call above: waits up to `timeout_ms` for the answer
+ * and fills `*out` (whose size the caller set; it is reset first). Returns
+ * what the callback's rc would be, the async form's errors, TLM_EINVAL
+ * also when `out` is NULL or called from a callback (the worker thread),
+ * or TLM_ETIMEDOUT at the deadline: the request goes on in the background
+ * and its answer is discarded. Since 0.1.0.
+ */
+TLM_API TLM_WARN_UNUSED int tlm_feedback_submit_wait(tlm_client *client,
+    const tlm_feedback *feedback, uint32_t timeout_ms, tlm_reply *out);
+
+/** Reads one feedback of the key's organization: GET /feedback/{id}
+ * (TLM_EREJECTED with status 404 if there is none). `id` is 1..128 bytes.
+ * Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_feedback_get(tlm_client *client, const char *id,
+    tlm_response_fn callback, void *userdata);
+TLM_API TLM_WARN_UNUSED int tlm_feedback_get_wait(
+    tlm_client *client, const char *id, uint32_t timeout_ms, tlm_reply *out);
+
+/** Submits a feature request: POST /feature-requests (TLM_EINVAL for a
+ * NULL or empty title or a wrong size). Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_feature_request_submit(tlm_client *client,
+    const tlm_feature_request *request, tlm_response_fn callback,
+    void *userdata);
+TLM_API TLM_WARN_UNUSED int tlm_feature_request_submit_wait(tlm_client *client,
+    const tlm_feature_request *request, uint32_t timeout_ms, tlm_reply *out);
+
+/** Lists feature requests: GET /feature-requests (`query` NULL: the
+ * defaults). The body is {"items": [...], "next_cursor": ...}. TLM_EINVAL
+ * for a wrong size, a limit above 100 or a sort other than votes, recent,
+ * trending. Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_feature_requests_list(tlm_client *client,
+    const tlm_feature_query *query, tlm_response_fn callback, void *userdata);
+TLM_API TLM_WARN_UNUSED int tlm_feature_requests_list_wait(tlm_client *client,
+    const tlm_feature_query *query, uint32_t timeout_ms, tlm_reply *out);
+
+/** Votes for a feature request for `user_id` (required; anonymized):
+ * PUT /feature-requests/{id}/vote. Voting again changes nothing. The body
+ * is {"id", "votes", "voted"}. Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_feature_request_vote(tlm_client *client,
+    const char *id, const char *user_id, tlm_response_fn callback,
+    void *userdata);
+TLM_API TLM_WARN_UNUSED int tlm_feature_request_vote_wait(tlm_client *client,
+    const char *id, const char *user_id, uint32_t timeout_ms, tlm_reply *out);
+
+/** Withdraws `user_id`'s vote: DELETE /feature-requests/{id}/vote.
+ * Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_feature_request_unvote(tlm_client *client,
+    const char *id, const char *user_id, tlm_response_fn callback,
+    void *userdata);
+TLM_API TLM_WARN_UNUSED int tlm_feature_request_unvote_wait(tlm_client *client,
+    const char *id, const char *user_id, uint32_t timeout_ms, tlm_reply *out);
 
 #ifdef __cplusplus
 }

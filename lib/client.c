@@ -302,20 +302,26 @@ deadline_after(struct timespec *ts, uint32_t timeout_ms)
 /* Waits, with c->mu held, until every position below `target` is settled
  * or the deadline passes. Returns true when settled. */
 static bool
-wait_settled(tlm_client *c, uint64_t target, const struct timespec *dl)
+wait_settled(tlm_client *c, uint64_t target, uint64_t api_target,
+    const struct timespec *dl)
 {
-    while ((c->settled_upto < target || c->replay_busy) && !c->worker_done) {
+    while ((c->settled_upto < target || c->replay_busy
+               || c->api_settled_upto < api_target)
+        && !c->worker_done) {
         if (pthread_cond_timedwait(&c->cv, &c->mu, dl) == ETIMEDOUT)
             break;
     }
-    return c->settled_upto >= target && (!c->replay_busy || c->worker_done);
+    if (c->worker_done)
+        return c->settled_upto >= target;
+    return c->settled_upto >= target && !c->replay_busy
+        && c->api_settled_upto >= api_target;
 }
 
 int
 tlm_client_flush(tlm_client *c, uint32_t timeout_ms)
 {
     struct timespec dl;
-    uint64_t target;
+    uint64_t target, api_target;
     bool done;
 
     if (c == NULL || on_worker(c))
@@ -328,10 +334,11 @@ tlm_client_flush(tlm_client *c, uint32_t timeout_ms)
     target = atomic_load(&c->queue.head);
     pthread_mutex_lock(&c->mu);
     c->cmd_flush++;
+    api_target = c->api_next_seq; /* and the API calls made before */
     pthread_mutex_unlock(&c->mu);
     tlm__worker_wake(c);
     pthread_mutex_lock(&c->mu);
-    done = wait_settled(c, target, &dl);
+    done = wait_settled(c, target, api_target, &dl);
     c->cmd_flush--;
     pthread_mutex_unlock(&c->mu);
     return done ? 0 : TLM_ETIMEDOUT;

@@ -49,6 +49,62 @@ typedef struct tlm__batch {
     char errbuf[CURL_ERROR_SIZE];
 } tlm__batch;
 
+/* One feedback / feature-request call (api_request.c, feedback.c): a
+ * single HTTP request with a completion callback. */
+enum {
+    TLM__API_IN_CONTENT = 0, /* feedback: content / feature: title */
+    TLM__API_IN_CATEGORY, /* feedback: category / feature: description */
+    TLM__API_IN_CONTEXT, /* feedback: context / feature: use_case */
+    TLM__API_IN_FEATURE,
+    TLM__API_IN_ENDPOINT,
+    TLM__API_IN_USER,
+    TLM__API_IN_SUMMARY,
+    TLM__API_IN_STEPS,
+    TLM__API_IN_EXPECTED,
+    TLM__API_IN_ACTUAL,
+    TLM__API_NIN
+};
+
+typedef enum tlm__api_kind {
+    TLM__API_FEEDBACK = 1,
+    TLM__API_FEATURE,
+    TLM__API_VOTE,
+    TLM__API_UNVOTE,
+    TLM__API_READ, /* path given at the call: GET, no body */
+    TLM__API_REPLAYED /* from the spool: method, path and body fixed */
+} tlm__api_kind;
+
+typedef struct tlm__wait tlm__wait; /* api_request.c: a *_wait caller */
+
+typedef struct tlm__api {
+    struct tlm__api *next;
+    tlm__api_kind kind;
+    int type, rating; /* feedback */
+    const char *in[TLM__API_NIN]; /* raw input, into `inbuf`; NULL: absent */
+    char *inbuf;
+    char *path; /* "/feedback", "/feature-requests/x/vote?user_id=", ... */
+    const char *method; /* static string */
+    char *body; /* JSON, built by the worker (privacy applied) */
+    size_t body_len;
+    char key[37]; /* Idempotency-Key of a submission, "" for a read */
+    uint64_t seq; /* acceptance order (flush); UINT64_MAX when replayed */
+    tlm_response_fn cb;
+    void *ud;
+    tlm__wait *waiter;
+    bool built; /* body and path final (after privacy) */
+    bool answered; /* the callback ran (early, for a spooled one) */
+    bool spooled;
+    uint64_t spool_id;
+    uint32_t attempts;
+    uint64_t not_before;
+    long status;
+    bool too_large; /* the answer passed the cap */
+    CURL *easy;
+    struct curl_slist *headers;
+    tlm__buf response;
+    char errbuf[CURL_ERROR_SIZE];
+} tlm__api;
+
 typedef struct tlm__counters {
     _Atomic uint64_t sent, duplicates, rejected;
     _Atomic uint64_t dropped_queue_full, dropped_disabled;
@@ -87,6 +143,14 @@ struct tlm_client {
     int worker_done; /* the loop has exited */
     uint64_t settled_upto; /* every position below this is settled */
     bool replay_busy; /* spool records of earlier processes not settled */
+    /* API calls (api_request.c), guarded by mu: accepted from callers and
+     * not yet taken by the worker (FIFO), how many are outstanding in all,
+     * the next sequence number, and the lowest one not settled. */
+    tlm__api *api_pending;
+    tlm__api **api_pending_tail;
+    uint32_t api_outstanding;
+    uint64_t api_next_seq;
+    uint64_t api_settled_upto;
 
     pthread_t thread;
     bool thread_started;
@@ -117,6 +181,12 @@ struct tlm_client {
     uint32_t n_inflight;
     bool flush_partial; /* seal the current batch even if not full */
     tlm__spool *spool; /* NULL without a spool dir */
+    /* API calls the worker holds: waiting (not in flight) and in flight. */
+    tlm__api *api_waiting;
+    tlm__api *api_inflight;
+    uint32_t n_api_waiting;
+    uint32_t n_api_inflight;
+    uv_timer_t api_timer;
     bool replay_pending; /* earlier processes' records not all taken */
 };
 
@@ -160,6 +230,8 @@ void tlm__batch_free(tlm__batch *b);
 /* Appends b to the waiting list (FIFO), writing it to the spool first when
  * it is not there yet. Worker thread. */
 void tlm__worker_push_waiting(tlm_client *c, tlm__batch *b);
+/* One round of the worker's work (after an API call's transfer ends). */
+void tlm__worker_kick(tlm_client *c);
 /* Called by transport.c when a batch's transfer ends. */
 void tlm__worker_batch_done(tlm_client *c, tlm__batch *b, int transfer_ok,
     long status, long retry_after_s);
@@ -177,6 +249,48 @@ void tlm__wspool_ack(tlm_client *c, tlm__batch *b);
 void tlm__wspool_replay(tlm_client *c, uint32_t limit);
 /* Opt-out or consent revoked: deletes everything spooled. */
 void tlm__wspool_purge(tlm_client *c);
+
+/* api_request.c: the worker's side of API calls. */
+/* Takes what callers added, builds, spools and starts what is due.
+ * Worker thread, as everything below but tlm__api_submit. */
+void tlm__api_pass(tlm_client *c);
+/* Whether the worker holds no API call. */
+bool tlm__api_idle(const tlm_client *c);
+/* The lowest sequence number held (UINT64_MAX: none), and whether a
+ * replayed call is held. Worker thread. */
+uint64_t tlm__api_min_seq(const tlm_client *c, bool *replays);
+/* Completes every call with rc (close's deadline, opt-out): callbacks run,
+ * transfers are aborted. Spooled ones stay in the spool unless `purge`. */
+void tlm__api_fail_all(tlm_client *c, int rc);
+/* Called by transport.c when an API call's transfer ends. */
+void tlm__api_done(tlm_client *c, tlm__api *a, int transfer_ok, long status,
+    long retry_after_s);
+/* A spooled API call of an earlier process, taken back. 0 or -1 (no
+ * memory or no room: offered again later). */
+int tlm__api_from_spool(tlm_client *c, uint64_t record_id, const void *body,
+    size_t len, const char *key);
+/* Number of API calls the worker holds (replay's room). */
+uint32_t tlm__api_held(const tlm_client *c);
+/* fork(): the child forgets the parent's calls (never called back). */
+void tlm__api_child_reset(tlm_client *c);
+void tlm__api_free(tlm__api *a);
+/* feedback.c: the request body with the privacy layer applied (worker). */
+int tlm__api_build(tlm_client *c, tlm__api *a);
+/* api_request.c: accepts a call made by a public function (caller
+ * thread; c not NULL; with `wait`, out checked and reset); takes `a` over
+ * on every path. */
+int tlm__api_submit(tlm_client *c, tlm__api *a, tlm_response_fn cb, void *ud,
+    uint32_t timeout_ms, tlm_reply *out, bool wait);
+
+/* worker_spool.c: API calls in the spool. */
+void tlm__wspool_write_api(tlm_client *c, tlm__api *a);
+void tlm__wspool_ack_api(tlm_client *c, tlm__api *a);
+
+/* transport.c: API calls. */
+/* Starts the HTTP request of an API call; 0 or a TLM_E* code. */
+int tlm__transport_api_send(tlm_client *c, tlm__api *a);
+/* Aborts every API transfer in flight; the calls are moved to `out`. */
+void tlm__transport_api_abort_all(tlm_client *c, tlm__api **out);
 
 /* transport.c */
 int tlm__transport_init(tlm_client *c);

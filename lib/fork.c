@@ -98,6 +98,7 @@ child_reset(tlm_client *c)
      * worker opens a journal of the child's own. */
     tlm__wspool_close(c);
     c->n_waiting = c->n_inflight = 0;
+    tlm__api_child_reset(c); /* the parent's feedback calls too */
     c->flush_partial = false;
     /* The queue: the parent's events stay the parent's. */
     tlm__queue_destroy(&c->queue);

@@ -298,14 +298,15 @@ new_segment(tlm__spool *s)
 }
 
 static void
-encode_record(unsigned char h[TLM__REC_HDR], uint64_t seq, const char *key,
-    size_t klen, const void *body, size_t len, uint32_t n_events)
+encode_record(unsigned char h[TLM__REC_HDR], int type, uint64_t seq,
+    const char *key, size_t klen, const void *body, size_t len,
+    uint32_t n_events)
 {
     uLong crc;
 
     memcpy(h, TLM__REC_MAGIC, 4);
     h[4] = TLM__REC_VERSION;
-    h[5] = TLM__REC_BATCH;
+    h[5] = (unsigned char)type;
     tlm__put16(h + 6, TLM__REC_HDR);
     tlm__put32(h + 8, (uint32_t)len);
     tlm__put32(h + 12, n_events);
@@ -341,14 +342,14 @@ prepare_active(tlm__spool *s, uint64_t rec, uint64_t limit)
 /* Writes the record at the end of the active segment and syncs it as the
  * policy says; on failure the file is cut back. 0 or an errno. */
 static int
-write_record(tlm__spool *s, uint64_t off, const char *key, size_t klen,
-    const void *body, size_t len, uint32_t n_events)
+write_record(tlm__spool *s, uint64_t off, int type, const char *key,
+    size_t klen, const void *body, size_t len, uint32_t n_events)
 {
     unsigned char h[TLM__REC_HDR];
     struct iovec iov[3];
     int err;
 
-    encode_record(h, s->next_rec, key, klen, body, len, n_events);
+    encode_record(h, type, s->next_rec, key, klen, body, len, n_events);
     iov[0].iov_base = h;
     iov[0].iov_len = sizeof(h);
     iov[1].iov_base = (void *)(uintptr_t)key;
@@ -371,13 +372,22 @@ int
 tlm__spool_append(tlm__spool *s, const void *body, size_t len,
     uint32_t n_events, const char *idempotency_key, uint64_t *record_id)
 {
+    return tlm__spool_append_type(
+        s, TLM__SPOOL_BATCH, body, len, n_events, idempotency_key, record_id);
+}
+
+int
+tlm__spool_append_type(tlm__spool *s, int type, const void *body, size_t len,
+    uint32_t n_events, const char *idempotency_key, uint64_t *record_id)
+{
     size_t klen;
     uint64_t rec, limit, off = 0;
     tlm__spool_seg *a = NULL;
     int err;
 
     if (!usable(s) || s->in_replay || record_id == NULL
-        || (body == NULL && len > 0) || len > UINT32_MAX)
+        || (body == NULL && len > 0) || len > UINT32_MAX
+        || (type != TLM__SPOOL_BATCH && type != TLM__SPOOL_API))
         return TLM_EINVAL;
     klen = idempotency_key != NULL
         ? strnlen(idempotency_key, TLM__SPOOL_MAX_KEY + 1)
@@ -400,7 +410,8 @@ tlm__spool_append(tlm__spool *s, const void *body, size_t len,
     if (err == 0) {
         a = &s->segs[tlm__spool_find(s, s->active)];
         off = a->size;
-        err = write_record(s, off, idempotency_key, klen, body, len, n_events);
+        err = write_record(
+            s, off, type, idempotency_key, klen, body, len, n_events);
     }
     if (err != 0) {
         s->st.write_errors++;

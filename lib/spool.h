@@ -40,11 +40,15 @@
  *   16 i64 creation time (Unix ms: replay and the cap go oldest first)
  *   24 u32 reserved  28 u32 CRC-32 of bytes 0..27
  * then records, each a 40-byte header, the idempotency key, the payload:
- *   0 "TLSP"  4 u8 version (1)  5 u8 type (1: batch)  6 u16 header length
+ *   0 "TLSP"  4 u8 version (1)  5 u8 type (1: batch, 2: API call)
+ *   6 u16 header length
  *   8 u32 payload length  12 u32 n_events  16 u64 sequence in the journal
  *   24 u16 key length (<= 255)  26 u16 flags  28 u32 CRC-32 of bytes 0..27
  *   32 u32 CRC-32 of bytes 0..27, key and payload
  *   36 u32 ack mark: 0 when written; (record CRC ^ 0x41434b21) once acked
+ * An API call's payload (type 2: a feedback or feature-request submission
+ * or vote, worker_spool.c) is "METHOD\0PATH\0BODY"; its n_events is 0.
+ * Versions of the library before type 2 skip such records as corrupt.
  * All integers little-endian. The ack mark is the only byte range ever
  * rewritten in place (pwrite of 4 bytes, outside both CRCs). A torn or
  * corrupted mark reads as "not acked": the record is sent again and the
@@ -139,6 +143,14 @@ int tlm__spool_append(tlm__spool *s, const void *body, size_t len,
     uint32_t n_events, const char *idempotency_key, uint64_t *record_id)
     __attribute__((warn_unused_result));
 
+/* Record types (the header's type byte). */
+enum { TLM__SPOOL_BATCH = 1, TLM__SPOOL_API = 2 };
+
+/* tlm__spool_append() of a record of `type` (TLM__SPOOL_*). */
+int tlm__spool_append_type(tlm__spool *s, int type, const void *body,
+    size_t len, uint32_t n_events, const char *idempotency_key,
+    uint64_t *record_id) __attribute__((warn_unused_result));
+
 /* The batch got a 2xx, or was dropped for good: it is never replayed. Ids
  * come from tlm__spool_append() or a replay visitor. Acking twice, or a
  * record already deleted (cap, purge), is a no-op returning 0. Returns
@@ -164,6 +176,14 @@ typedef int (*tlm__spool_visit)(void *ctx, uint64_t record_id, const void *body,
  * error, what was adopted stays this spool's and a later call resumes. */
 int tlm__spool_replay(tlm__spool *s, tlm__spool_visit visit, void *ctx)
     __attribute__((warn_unused_result));
+
+/* A visitor that is also told each record's type (TLM__SPOOL_*);
+ * tlm__spool_replay() offers every type to its visitor. */
+typedef int (*tlm__spool_visit_type)(void *ctx, uint64_t record_id, int type,
+    const void *body, size_t len, uint32_t n_events,
+    const char *idempotency_key);
+int tlm__spool_replay_type(tlm__spool *s, tlm__spool_visit_type visit,
+    void *ctx) __attribute__((warn_unused_result));
 
 /* Opt-out: deletes every segment of this spool (adopted ones included) and
  * of every journal no live process holds, now. Journals of live processes

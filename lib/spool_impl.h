@@ -17,6 +17,7 @@
 #define TLM__REC_HDR 40u
 #define TLM__REC_VERSION 1u
 #define TLM__REC_BATCH 1u
+#define TLM__REC_API 2u /* TLM__SPOOL_API: one feedback/feature call */
 #define TLM__REC_OFF_HCRC 28u
 #define TLM__REC_OFF_CRC 32u
 #define TLM__REC_OFF_MARK 36u
@@ -70,6 +71,7 @@ struct tlm__spool {
 typedef struct tlm__rec {
     uint32_t plen, n_events, crc, mark;
     uint16_t klen;
+    uint8_t type; /* TLM__REC_BATCH or TLM__REC_API */
     uint64_t seq;
 } tlm__rec;
 

@@ -90,10 +90,12 @@ tlm__spool_rec_parse(
     const unsigned char *h, uint64_t off, uint64_t size, tlm__rec *r)
 {
     if (memcmp(h, TLM__REC_MAGIC, 4) != 0 || h[4] != TLM__REC_VERSION
-        || h[5] != TLM__REC_BATCH || tlm__get16(h + 6) != TLM__REC_HDR
+        || (h[5] != TLM__REC_BATCH && h[5] != TLM__REC_API)
+        || tlm__get16(h + 6) != TLM__REC_HDR
         || tlm__get32(h + TLM__REC_OFF_HCRC)
             != (uint32_t)crc32(0, h, TLM__REC_OFF_HCRC))
         return false;
+    r->type = h[5];
     r->plen = tlm__get32(h + 8);
     r->n_events = tlm__get32(h + 12);
     r->seq = tlm__get64(h + 16);
@@ -235,7 +237,7 @@ skip_bad(tlm__spool *s, tlm__spool_seg *g, int fd, uint64_t *off)
  * 0, the visitor's negative value, or TLM_ENOMEM. */
 static int
 replay_segment(
-    tlm__spool *s, uint32_t serial, tlm__spool_visit visit, void *ctx)
+    tlm__spool *s, uint32_t serial, tlm__spool_visit_type visit, void *ctx)
 {
     char name[TLM__NAME_LEN], key[TLM__SPOOL_MAX_KEY + 1];
     tlm__spool_seg *g = &s->segs[tlm__spool_find(s, serial)];
@@ -271,7 +273,7 @@ replay_segment(
             g->cursor = next; /* so that the visitor may ack it */
             s->visit_id = id;
             s->visit_acked = false;
-            rc = visit(ctx, id, s->buf + r.klen, r.plen, r.n_events,
+            rc = visit(ctx, id, r.type, s->buf + r.klen, r.plen, r.n_events,
                 r.klen > 0 ? key : NULL);
             /* An ack from the visitor may have deleted another segment. */
             g = &s->segs[tlm__spool_find(s, serial)];
@@ -488,8 +490,34 @@ tlm__spool_adopt(tlm__spool *s, bool purge)
     return rc;
 }
 
+/* tlm__spool_replay()'s visitor, behind the typed one. */
+struct untyped {
+    tlm__spool_visit visit;
+    void *ctx;
+};
+
+static int
+visit_untyped(void *ctx, uint64_t record_id, int type, const void *body,
+    size_t len, uint32_t n_events, const char *key)
+{
+    struct untyped *u = ctx;
+
+    (void)type;
+    return u->visit(u->ctx, record_id, body, len, n_events, key);
+}
+
 int
 tlm__spool_replay(tlm__spool *s, tlm__spool_visit visit, void *ctx)
+{
+    struct untyped u = {visit, ctx};
+
+    if (visit == NULL)
+        return TLM_EINVAL;
+    return tlm__spool_replay_type(s, visit_untyped, &u);
+}
+
+int
+tlm__spool_replay_type(tlm__spool *s, tlm__spool_visit_type visit, void *ctx)
 {
     uint32_t serial;
     size_t i;

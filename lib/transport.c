@@ -1,6 +1,7 @@
 /*
- * transport.c - HTTP delivery of batches: libcurl's multi interface driven
- * by the worker's libuv loop (curl_multi_socket_action, uv_poll_t, a timer).
+ * transport.c - HTTP delivery of batches and of API calls (feedback,
+ * feature requests: api_request.c): libcurl's multi interface driven by the
+ * worker's libuv loop (curl_multi_socket_action, uv_poll_t, a timer).
  *
  * Worker thread only, except tlm__transport_global_init(). No extra
  * threads, no blocking calls: every transfer is non-blocking.
@@ -314,19 +315,10 @@ build_headers(tlm_client *c, tlm__batch *b)
     return 0;
 }
 
-static int
-set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
+/* What batches and API calls share. */
+static void
+set_common_options(tlm_client *c, CURL *e)
 {
-    if (curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK)
-        return TLM_ETRANSPORT;
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, b->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->body_len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, b->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, b);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, b->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(
@@ -340,6 +332,22 @@ set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
 #endif
     if (c->opts.ca_bundle != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->opts.ca_bundle);
+}
+
+static int
+set_easy_options(tlm_client *c, tlm__batch *b, CURL *e)
+{
+    if (curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK)
+        return TLM_ETRANSPORT;
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, b->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, b->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, b);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, b->errbuf);
+    set_common_options(c, e);
     return 0;
 }
 
@@ -389,12 +397,169 @@ detach(tlm_client *c, tlm__batch *b)
     b->easy = NULL;
 }
 
+/* ---- API calls ------------------------------------------------------------
+ */
+
+/* Answers of API calls (a page of feature requests may be large) are
+ * capped; beyond it the transfer is cut and the call fails. */
+#define TLM__API_ANSWER_MAX ((size_t)16 << 20)
+
+static size_t
+on_api_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    tlm__api *a = userp;
+    size_t n = size * nmemb;
+
+    if (a->response.len + n > TLM__API_ANSWER_MAX) {
+        a->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    tlm__buf_append(&a->response, data, n);
+    return a->response.failed ? 0 : n;
+}
+
+static int
+api_headers(tlm_client *c, tlm__api *a)
+{
+    char idem[64];
+    struct curl_slist *h = NULL, *t;
+
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", a->key);
+    const char *lines[] = {
+        a->body != NULL ? "Content-Type: application/json" : NULL,
+        "Accept: application/json",
+        "Expect:",
+        "User-Agent: " TLM__SDK_NAME "/" TLM_VERSION_STRING,
+        a->key[0] != '\0' ? idem : NULL,
+        c->auth_header,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        if (lines[i] == NULL)
+            continue;
+        t = curl_slist_append(h, lines[i]);
+        if (t == NULL) {
+            curl_slist_free_all(h);
+            return TLM_ENOMEM;
+        }
+        h = t;
+    }
+    if (a->headers != NULL)
+        curl_slist_free_all(a->headers);
+    a->headers = h;
+    return 0;
+}
+
+/* The endpoint's base (c->url without "/v1/batch") followed by the path. */
+static int
+api_url(tlm_client *c, const tlm__api *a, tlm__buf *url)
+{
+    size_t n = strlen(c->url) - (sizeof("/v1/batch") - 1);
+
+    tlm__buf_append(url, c->url, n);
+    tlm__buf_puts(url, a->path);
+    return url->failed ? TLM_ENOMEM : 0;
+}
+
+static int
+api_easy_options(tlm_client *c, tlm__api *a, CURL *e)
+{
+    tlm__buf url = {0};
+    int rc = api_url(c, a, &url);
+
+    if (rc == 0 && curl_easy_setopt(e, CURLOPT_URL, url.data) != CURLE_OK)
+        rc = TLM_ENOMEM;
+    tlm__buf_free(&url);
+    if (rc != 0)
+        return rc;
+    if (strcmp(a->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (a->body == NULL) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, a->method); /* DELETE */
+    } else {
+        if (strcmp(a->method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, a->method);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->body);
+        curl_easy_setopt(
+            e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body_len);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_api_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, a);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
+    set_common_options(c, e);
+    return 0;
+}
+
+int
+tlm__transport_api_send(tlm_client *c, tlm__api *a)
+{
+    CURL *e;
+    int rc = api_headers(c, a);
+
+    if (rc != 0)
+        return rc;
+    e = curl_easy_init();
+    if (e == NULL)
+        return TLM_ENOMEM;
+    a->errbuf[0] = '\0';
+    a->too_large = false;
+    tlm__buf_free(&a->response);
+    if (api_easy_options(c, a, e) != 0
+        || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        return TLM_ENOMEM;
+    }
+    a->easy = e;
+    a->next = c->api_inflight;
+    c->api_inflight = a;
+    c->n_api_inflight++;
+    return 0;
+}
+
+/* The API call whose transfer is `e`, unlinked from the in-flight list
+ * with its handle released; NULL if `e` is a batch's. */
+static tlm__api *
+api_detach(tlm_client *c, CURL *e)
+{
+    tlm__api **p = &c->api_inflight, *a;
+
+    while (*p != NULL && (*p)->easy != e)
+        p = &(*p)->next;
+    a = *p;
+    if (a == NULL)
+        return NULL;
+    *p = a->next;
+    a->next = NULL;
+    c->n_api_inflight--;
+    curl_multi_remove_handle(c->multi, e);
+    curl_easy_cleanup(e);
+    a->easy = NULL;
+    return a;
+}
+
+void
+tlm__transport_api_abort_all(tlm_client *c, tlm__api **out)
+{
+    tlm__api *a;
+
+    while (c->api_inflight != NULL) {
+        a = api_detach(c, c->api_inflight->easy);
+        a->next = *out;
+        *out = a;
+    }
+}
+
 static void
 check_done(tlm_client *c)
 {
     CURLMsg *msg;
     int left;
     tlm__batch *b;
+    tlm__api *a;
     long status = 0;
     curl_off_t retry_after = 0;
     CURLcode result;
@@ -402,13 +567,18 @@ check_done(tlm_client *c)
     while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
-        b = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&b);
         result = msg->data.result;
         status = 0;
         retry_after = 0;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
+        a = api_detach(c, msg->easy_handle);
+        if (a != NULL) {
+            tlm__api_done(c, a, result == CURLE_OK, status, (long)retry_after);
+            continue;
+        }
+        b = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&b);
         detach(c, b);
         tlm__worker_batch_done(
             c, b, result == CURLE_OK, status, (long)retry_after);
@@ -433,9 +603,20 @@ tlm__transport_abort_all(tlm_client *c)
 void
 tlm__transport_close(tlm_client *c)
 {
+    tlm__api *orphans = NULL, *a;
+
     if (c->multi == NULL)
         return;
     tlm__transport_abort_all(c);
+    /* Never expected here (api_request.c answers them first), but no
+     * handle may outlive the multi. */
+    tlm__transport_api_abort_all(c, &orphans);
+    while (orphans != NULL) {
+        a = orphans;
+        orphans = a->next;
+        a->next = c->api_waiting;
+        c->api_waiting = a;
+    }
     curl_multi_cleanup(c->multi);
     c->multi = NULL;
 }

@@ -43,6 +43,10 @@ tlm_strerror(int err)
         return "could not start the worker thread";
     case TLM_ETRANSPORT:
         return "could not set up the HTTP transport";
+    case TLM_EREJECTED:
+        return "the server refused the request";
+    case TLM_EUNAVAILABLE:
+        return "the server could not be reached";
     default:
         return "unknown error";
     }

@@ -310,12 +310,21 @@ publish_settled(tlm_client *c)
     m = min_pos(c->waiting, m, &held);
     m = min_pos(c->inflight, m, &held);
     atomic_store(&c->n.inflight_events, held);
+    bool api_replays = false;
+    uint64_t api = tlm__api_min_seq(c, &api_replays);
     bool busy = c->replay_pending || replays_held(c->waiting)
-        || replays_held(c->inflight);
+        || replays_held(c->inflight) || api_replays;
     pthread_mutex_lock(&c->mu);
-    if (m != c->settled_upto || busy != c->replay_busy) {
+    /* API calls the callers added that the worker has not taken yet. */
+    if (c->api_pending != NULL && c->api_pending->seq < api)
+        api = c->api_pending->seq;
+    if (api > c->api_next_seq)
+        api = c->api_next_seq;
+    if (m != c->settled_upto || busy != c->replay_busy
+        || api != c->api_settled_upto) {
         c->settled_upto = m;
         c->replay_busy = busy;
+        c->api_settled_upto = api;
         pthread_cond_broadcast(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
@@ -370,6 +379,7 @@ close_handles(tlm_client *c)
     uv_close((uv_handle_t *)&c->flush_timer, close_cb);
     uv_close((uv_handle_t *)&c->retry_timer, close_cb);
     uv_close((uv_handle_t *)&c->curl_timer, close_cb);
+    uv_close((uv_handle_t *)&c->api_timer, close_cb);
 }
 
 /* Cleanup when the thread never started: close handles, run the loop to
@@ -404,7 +414,8 @@ static bool
 idle(const tlm_client *c)
 {
     return tlm__queue_depth(&c->queue) == 0 && c->current == NULL
-        && c->waiting == NULL && c->inflight == NULL && !c->replay_pending;
+        && c->waiting == NULL && c->inflight == NULL && !c->replay_pending
+        && tlm__api_idle(c);
 }
 
 /* One round of work: commands, drain, dispatch, settle, maybe stop. */
@@ -425,8 +436,10 @@ worker_pass(tlm_client *c)
     c->cmd_purge_consent = 0;
     pthread_mutex_unlock(&c->mu);
 
-    if (purge || purge_consent)
+    if (purge || purge_consent) {
         tlm__wspool_purge(c);
+        tlm__api_fail_all(c, TLM_EDISABLED);
+    }
     if (purge)
         atomic_fetch_add(&c->n.dropped_disabled, drop_all(c));
     if (purge_consent)
@@ -438,6 +451,8 @@ worker_pass(tlm_client *c)
             = spooled_events(c->waiting) + spooled_events(c->inflight);
         atomic_fetch_add(&c->n.spool_kept, kept);
         atomic_fetch_add(&c->n.dropped_shutdown, drop_all(c) - kept);
+        /* Their callers hear it now; spooled ones stay in the spool. */
+        tlm__api_fail_all(c, TLM_ETIMEDOUT);
         worker_shutdown(c);
         return;
     }
@@ -447,6 +462,7 @@ worker_pass(tlm_client *c)
         || atomic_load(&c->consent) == TLM_CONSENT_GIVEN)
         tlm__wspool_replay(c, c->opts.max_inflight * 2);
     dispatch(c);
+    tlm__api_pass(c);
     c->flush_partial = flush || stop;
     publish_settled(c);
     if (stop && idle(c))
@@ -465,6 +481,12 @@ on_wake(uv_poll_t *h, int status, int events)
         /* EAGAIN: someone else's wake-up was already consumed. */
     }
     atomic_store_explicit(&c->wake_pending, 0, memory_order_release);
+    worker_pass(c);
+}
+
+void
+tlm__worker_kick(tlm_client *c)
+{
     worker_pass(c);
 }
 
@@ -633,6 +655,8 @@ worker_main(void *arg)
 
     tlm__alloc_enter(&scope, &c->opts.allocator);
     uv_run(&c->loop, UV_RUN_DEFAULT);
+    /* Nothing is left unanswered, whatever raced with close. */
+    tlm__api_fail_all(c, TLM_ECLOSED);
     /* Everything taken from the queue was delivered or counted dropped. */
     atomic_store(&c->n.inflight_events, 0);
     pthread_mutex_lock(&c->mu);
@@ -680,10 +704,12 @@ loop_init(tlm_client *c)
     uv_timer_init(&c->loop, &c->flush_timer);
     uv_timer_init(&c->loop, &c->retry_timer);
     uv_timer_init(&c->loop, &c->curl_timer);
+    uv_timer_init(&c->loop, &c->api_timer);
     c->wake_poll.data = c;
     c->flush_timer.data = c;
     c->retry_timer.data = c;
     c->curl_timer.data = c;
+    c->api_timer.data = c;
     uv_poll_start(&c->wake_poll, UV_READABLE, on_wake);
     uv_timer_start(&c->flush_timer, on_flush_timer, c->opts.flush_interval_ms,
         c->opts.flush_interval_ms);

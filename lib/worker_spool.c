@@ -12,6 +12,12 @@
  * at a time (never more than the worker may hold), so a full spool never
  * means a full heap.
  *
+ * Feedback and feature-request submissions (api_request.c) are spooled the
+ * same way as records of their own type: "METHOD\0PATH\0BODY" with their
+ * Idempotency-Key, written before the first attempt, acknowledged after
+ * the server's answer, and replayed (with no callback: their caller is
+ * gone) by a later process.
+ *
  * Worker thread only, except tlm__wspool_open (the creating thread, before
  * the worker starts). Without a spool directory every function is a no-op.
  */
@@ -104,14 +110,52 @@ tlm__wspool_ack(tlm_client *c, tlm__batch *b)
         b->spooled = false;
 }
 
+void
+tlm__wspool_write_api(tlm_client *c, tlm__api *a)
+{
+    tlm__buf rec = {0};
+    uint64_t id;
+    int rc;
+
+    if (c->spool == NULL || a->spooled || a->key[0] == '\0')
+        return;
+    tlm__buf_puts(&rec, a->method);
+    tlm__buf_append(&rec, "", 1);
+    tlm__buf_puts(&rec, a->path);
+    tlm__buf_append(&rec, "", 1);
+    tlm__buf_append(&rec, a->body ? a->body : "", a->body_len);
+    rc = rec.failed ? TLM_ENOMEM
+                    : tlm__spool_append_type(c->spool, TLM__SPOOL_API, rec.data,
+                        rec.len, 0, a->key, &id);
+    tlm__buf_free(&rec);
+    if (rc != 0) {
+        tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_WARN,
+            "%s %s not spooled (%s): it lives in memory only", a->method,
+            a->path, tlm_strerror(rc));
+        return;
+    }
+    a->spooled = true;
+    a->spool_id = id;
+    publish_spool_stats(c);
+}
+
+void
+tlm__wspool_ack_api(tlm_client *c, tlm__api *a)
+{
+    if (c->spool == NULL || !a->spooled)
+        return;
+    if (tlm__spool_ack(c->spool, a->spool_id) == 0)
+        a->spooled = false;
+}
+
 struct replay_ctx {
     tlm_client *c;
     uint32_t room;
 };
 
 static int
-take_record(void *ctx, uint64_t record_id, const void *body, size_t len,
-    uint32_t n_events, const char *key)
+take_record(void *ctx, uint64_t record_id, int type, const void *body,
+    size_t len, uint32_t n_events, const char *key)
 {
     struct replay_ctx *r = ctx;
     tlm_client *c = r->c;
@@ -119,6 +163,12 @@ take_record(void *ctx, uint64_t record_id, const void *body, size_t len,
 
     if (r->room == 0)
         return -1; /* offered again by the next call */
+    if (type == TLM__SPOOL_API) {
+        if (tlm__api_from_spool(c, record_id, body, len, key) != 0)
+            return -1;
+        r->room--;
+        return 0;
+    }
     b = tlm__calloc(1, sizeof(*b));
     if (b != NULL)
         b->body = tlm__malloc(len > 0 ? len : 1);
@@ -148,13 +198,13 @@ void
 tlm__wspool_replay(tlm_client *c, uint32_t limit)
 {
     struct replay_ctx r = {c, 0};
-    uint32_t held = c->n_waiting + c->n_inflight;
+    uint32_t held = c->n_waiting + c->n_inflight + tlm__api_held(c);
     int rc;
 
     if (c->spool == NULL || !c->replay_pending || held >= limit)
         return;
     r.room = limit - held;
-    rc = tlm__spool_replay(c->spool, take_record, &r);
+    rc = tlm__spool_replay_type(c->spool, take_record, &r);
     publish_spool_stats(c);
     if (rc == 0)
         c->replay_pending = false; /* everything was offered */

@@ -776,6 +776,142 @@ END_TEST
 
 /* ---- versioned structs of the wrong size ------------------------------ */
 
+static int uninit_callback_calls;
+
+static void
+uninit_callback(int rc, const tlm_response *r, void *ud)
+{
+    (void)rc;
+    (void)r;
+    (void)ud;
+    uninit_callback_calls++; /* the worker thread; read after close */
+}
+
+/* Every feedback / feature-request call with what no caller should pass:
+ * NULL handles and arguments, wrong struct sizes, a closed client. */
+static void
+assert_feedback_calls_refused(tlm_client *c, int expect)
+{
+    tlm_feedback f = TLM_FEEDBACK_INIT;
+    tlm_feature_request fr = TLM_FEATURE_REQUEST_INIT;
+    tlm_feature_query q = TLM_FEATURE_QUERY_INIT;
+    tlm_reply r;
+
+    f.type = TLM_FEEDBACK_GENERAL;
+    f.content = "c";
+    fr.title = "t";
+    tlm_reply_init(&r);
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, uninit_callback, NULL), expect);
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), expect);
+    ck_assert_int_eq(tlm_feedback_submit_wait(c, &f, 100, &r), expect);
+    ck_assert_ptr_null(r.body);
+    ck_assert_int_eq(tlm_feedback_get(c, "id", uninit_callback, NULL), expect);
+    ck_assert_int_eq(tlm_feedback_get_wait(c, "id", 100, &r), expect);
+    ck_assert_int_eq(
+        tlm_feature_request_submit(c, &fr, uninit_callback, NULL), expect);
+    ck_assert_int_eq(tlm_feature_request_submit_wait(c, &fr, 100, &r), expect);
+    ck_assert_int_eq(
+        tlm_feature_requests_list(c, &q, uninit_callback, NULL), expect);
+    ck_assert_int_eq(tlm_feature_requests_list(c, NULL, NULL, NULL), expect);
+    ck_assert_int_eq(tlm_feature_requests_list_wait(c, &q, 100, &r), expect);
+    ck_assert_int_eq(
+        tlm_feature_request_vote(c, "id", "u", uninit_callback, NULL), expect);
+    ck_assert_int_eq(
+        tlm_feature_request_vote_wait(c, "id", "u", 100, &r), expect);
+    ck_assert_int_eq(
+        tlm_feature_request_unvote(c, "id", "u", NULL, NULL), expect);
+    ck_assert_int_eq(
+        tlm_feature_request_unvote_wait(c, "id", "u", 100, &r), expect);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_null(r.body);
+    ck_assert_ptr_null(r.id);
+    tlm_reply_free(&r);
+}
+
+START_TEST(uninit_feedback_null_and_closed)
+{
+    tlm_client *c = dead_client();
+    tlm_feedback f = TLM_FEEDBACK_INIT;
+    tlm_feature_request fr = TLM_FEATURE_REQUEST_INIT;
+    tlm_feature_query q = TLM_FEATURE_QUERY_INIT;
+    tlm_reply r, small;
+    char *huge;
+
+    uninit_callback_calls = 0;
+    assert_feedback_calls_refused(NULL, TLM_EINVAL);
+    tlm_feedback_init(NULL);
+    tlm_feature_request_init(NULL);
+    tlm_feature_query_init(NULL);
+    tlm_reply_init(NULL);
+    tlm_reply_free(NULL);
+    tlm_reply_init(&r);
+    tlm_reply_free(&r);
+    tlm_reply_free(&r); /* twice: still a no-op */
+    ck_assert_uint_eq(r.size, sizeof(r));
+    /* NULL arguments and wrong sizes on an open client. */
+    ck_assert_int_eq(tlm_feedback_submit(c, NULL, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), TLM_EINVAL);
+    f.type = TLM_FEEDBACK_ISSUE;
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), TLM_EINVAL);
+    f.content = "   \n";
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), TLM_EINVAL);
+    f.content = "c";
+    f.rating = -1;
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), TLM_EINVAL);
+    f.rating = 0;
+    f.context_json = "{\"unterminated\":";
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), TLM_EINVAL);
+    f.context_json = NULL;
+    f.size = sizeof(f) - 1;
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, NULL, NULL), TLM_EINVAL);
+    f.size = sizeof(f);
+    ck_assert_int_eq(tlm_feedback_submit_wait(c, &f, 100, NULL), TLM_EINVAL);
+    small.size = sizeof(small) - 1;
+    ck_assert_int_eq(tlm_feedback_submit_wait(c, &f, 100, &small), TLM_EINVAL);
+    ck_assert_int_eq(tlm_feedback_get(c, NULL, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(tlm_feedback_get(c, "", NULL, NULL), TLM_EINVAL);
+    huge = malloc(HUGE_LEN + 1);
+    ck_assert_ptr_nonnull(huge);
+    memset(huge, 'a', HUGE_LEN);
+    huge[HUGE_LEN] = '\0';
+    ck_assert_int_eq(tlm_feedback_get(c, huge, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_feature_request_vote(c, huge, "u", NULL, NULL), TLM_EINVAL);
+    free(huge);
+    ck_assert_int_eq(
+        tlm_feature_request_submit(c, NULL, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_feature_request_submit(c, &fr, NULL, NULL), TLM_EINVAL);
+    fr.title = "t";
+    fr.size = 0;
+    ck_assert_int_eq(
+        tlm_feature_request_submit(c, &fr, NULL, NULL), TLM_EINVAL);
+    q.limit = 101;
+    ck_assert_int_eq(tlm_feature_requests_list(c, &q, NULL, NULL), TLM_EINVAL);
+    q.limit = 0;
+    q.sort = "";
+    ck_assert_int_eq(tlm_feature_requests_list(c, &q, NULL, NULL), TLM_EINVAL);
+    q.sort = NULL;
+    q.size = 1;
+    ck_assert_int_eq(tlm_feature_requests_list(c, &q, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_feature_request_vote(c, NULL, "u", NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_feature_request_vote(c, "id", NULL, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_feature_request_unvote(c, "id", "", NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(uninit_callback_calls, 0);
+    /* Accepted on a dead endpoint, then closed: answered exactly once. */
+    ck_assert_int_eq(
+        tlm_feedback_get(c, "id \n/?#%", uninit_callback, NULL), 0);
+    ck_assert(is_one_of(tlm_client_close(c, 200), 0, TLM_ETIMEDOUT));
+    ck_assert_int_eq(uninit_callback_calls, 1);
+    assert_feedback_calls_refused(c, TLM_ECLOSED);
+    ck_assert_int_eq(uninit_callback_calls, 1);
+    tlm_client_free(c);
+}
+END_TEST
+
 START_TEST(uninit_request_wrong_size)
 {
     static const size_t sizes[] = {0, 1, sizeof(size_t),
@@ -1076,6 +1212,7 @@ uninit_suite(void)
     tcase_add_test(tc, uninit_client_bad_arguments);
     tcase_add_test(tc, uninit_client_empty_long_deadlines);
     tcase_add_test(tc, uninit_closed_client);
+    tcase_add_test(tc, uninit_feedback_null_and_closed);
     tcase_add_test(tc, uninit_request_wrong_size);
     tcase_add_test(tc, uninit_stats_wrong_size);
     tcase_add_test(tc, uninit_track_bad_bytes);
