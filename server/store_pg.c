@@ -87,6 +87,101 @@ static const char *const migrations[] = {
      "   ELSE false END;"
      " EXCEPTION WHEN OTHERS THEN RETURN false;"
      " END $$;"),
+    /* 2: feedback, feature requests (votes, history, comments,
+     * notifications), idempotency keys, the webhook outbox and its
+     * delivery log; publishable keys. The tables of SQLite's step 5. */
+    ("ALTER TABLE api_keys ADD COLUMN publishable boolean NOT NULL"
+     " DEFAULT false;"
+     "ALTER TABLE api_keys ADD COLUMN origins text NOT NULL DEFAULT '';"
+     "CREATE TABLE feedback ("
+     " seq bigserial PRIMARY KEY,"
+     " id text NOT NULL UNIQUE,"
+     " organization text NOT NULL,"
+     " type text NOT NULL,"
+     " category text NOT NULL,"
+     " sentiment double precision NOT NULL,"
+     " rating bigint,"
+     " feature text,"
+     " endpoint text,"
+     " environment text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " doc text NOT NULL);"
+     "CREATE INDEX feedback_created ON feedback (created_ms);"
+     "CREATE TABLE idempotency ("
+     " organization text NOT NULL,"
+     " key text NOT NULL,"
+     " kind text NOT NULL,"
+     " resource_id text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " PRIMARY KEY (organization, key));"
+     "CREATE TABLE feature_requests ("
+     " seq bigserial PRIMARY KEY,"
+     " id text NOT NULL UNIQUE,"
+     " organization text NOT NULL,"
+     " title text NOT NULL,"
+     " description text NOT NULL,"
+     " use_case text NOT NULL,"
+     " status text NOT NULL,"
+     " merged_into text,"
+     " user_id text,"
+     " votes bigint NOT NULL DEFAULT 0,"
+     " comments bigint NOT NULL DEFAULT 0,"
+     " created_ms bigint NOT NULL,"
+     " updated_ms bigint NOT NULL);"
+     "CREATE INDEX feature_requests_org ON feature_requests (organization,"
+     " created_ms);"
+     "CREATE TABLE fr_votes ("
+     " request_id text NOT NULL,"
+     " user_id text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " PRIMARY KEY (request_id, user_id));"
+     "CREATE INDEX fr_votes_time ON fr_votes (created_ms);"
+     "CREATE TABLE fr_history ("
+     " seq bigserial PRIMARY KEY,"
+     " request_id text NOT NULL,"
+     " status text NOT NULL,"
+     " previous_status text,"
+     " reason text,"
+     " at_ms bigint NOT NULL);"
+     "CREATE INDEX fr_history_request ON fr_history (request_id, seq);"
+     "CREATE TABLE fr_comments ("
+     " seq bigserial PRIMARY KEY,"
+     " id text NOT NULL UNIQUE,"
+     " request_id text NOT NULL,"
+     " body text NOT NULL,"
+     " author text,"
+     " user_id text,"
+     " created_ms bigint NOT NULL);"
+     "CREATE INDEX fr_comments_request ON fr_comments (request_id, seq);"
+     "CREATE TABLE notifications ("
+     " seq bigserial PRIMARY KEY,"
+     " request_id text NOT NULL,"
+     " user_id text NOT NULL,"
+     " status text NOT NULL,"
+     " previous_status text,"
+     " created_ms bigint NOT NULL,"
+     " delivery_id text);"
+     "CREATE TABLE outbox ("
+     " id text PRIMARY KEY,"
+     " type text NOT NULL,"
+     " body text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " next_attempt_ms bigint NOT NULL,"
+     " lease_until_ms bigint NOT NULL DEFAULT 0,"
+     " attempts bigint NOT NULL DEFAULT 0,"
+     " state text NOT NULL DEFAULT 'pending');"
+     "CREATE INDEX outbox_due ON outbox (state, next_attempt_ms);"
+     "CREATE TABLE deliveries ("
+     " seq bigserial PRIMARY KEY,"
+     " delivery_id text NOT NULL,"
+     " type text NOT NULL,"
+     " attempt bigint NOT NULL,"
+     " http_status bigint,"
+     " error text,"
+     " at_ms bigint NOT NULL,"
+     " delivered boolean NOT NULL,"
+     " gave_up boolean NOT NULL,"
+     " next_attempt_ms bigint);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -145,6 +240,15 @@ tlm__pg_bool(struct tlm__pg_params *p, bool v)
 {
     p->scalars[p->n][0] = v ? 1 : 0;
     tlm__pg_bytes(p, TLM_PG_BOOL, p->scalars[p->n], 1);
+}
+
+void
+tlm__pg_float8(struct tlm__pg_params *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    tlm__pg_put_be(p->scalars[p->n], bits, 8);
+    tlm__pg_bytes(p, TLM_PG_FLOAT8, p->scalars[p->n], 8);
 }
 
 PGresult *
@@ -508,10 +612,13 @@ op_key_insert(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
         tlm__pg_int8(&p, k->revoked_ms);
     else
         tlm__pg_bytes(&p, TLM_PG_INT8, NULL, 0);
+    tlm__pg_bool(&p, k->publishable);
+    tlm__pg_cstr(&p, k->origins);
     PGresult *r = tlm__pg_exec(c->pg,
         "INSERT INTO api_keys (id, hash, name, organization, access_tier,"
-        " environment, admin, created_ms, revoked_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        " environment, admin, created_ms, revoked_ms, publishable, origins)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT DO NOTHING",
         &p, false);
     bool stored = PQresultStatus(r) == PGRES_COMMAND_OK
         && strcmp(PQcmdTuples(r), "1") == 0;
@@ -552,7 +659,8 @@ op_key_list(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
     PGresult *r = tlm__pg_exec(c->pg,
         "SELECT id, hash, name, COALESCE(organization, ''),"
         " COALESCE(access_tier, ''), COALESCE(environment, ''), admin,"
-        " created_ms, COALESCE(revoked_ms, 0) FROM api_keys"
+        " created_ms, COALESCE(revoked_ms, 0), publishable, origins"
+        " FROM api_keys"
         " ORDER BY created_ms, id",
         NULL, true);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0)
@@ -575,6 +683,8 @@ op_key_list(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
         k[i].admin = PQgetvalue(r, i, 6)[0] != 0;
         k[i].created_ms = tlm__pg_get_int8(PQgetvalue(r, i, 7));
         k[i].revoked_ms = tlm__pg_get_int8(PQgetvalue(r, i, 8));
+        k[i].publishable = PQgetvalue(r, i, 9)[0] != 0;
+        get_text(r, i, 10, k[i].origins, sizeof(k[i].origins));
     }
     PQclear(r);
     *a->rows = k;
@@ -748,6 +858,20 @@ static const struct tlm__store_ops pg_ops = {
     .key_revoke = pg_key_revoke,
     .purge = tlm__pg_purge,
     .ping = pg_ping,
+    .feedback_insert = tlm__pg_feedback_insert,
+    .feedback_get = tlm__pg_feedback_get,
+    .feedback_list = tlm__pg_feedback_list,
+    .feedback_summary = tlm__pg_feedback_summary,
+    .fr_insert = tlm__pg_fr_insert,
+    .fr_get = tlm__pg_fr_get,
+    .fr_list = tlm__pg_fr_list,
+    .fr_vote = tlm__pg_fr_vote,
+    .fr_set_status = tlm__pg_fr_set_status,
+    .fr_comment_insert = tlm__pg_fr_comment_insert,
+    .fr_comment_list = tlm__pg_fr_comment_list,
+    .outbox_claim = tlm__pg_outbox_claim,
+    .outbox_record = tlm__pg_outbox_record,
+    .deliveries_list = tlm__pg_deliveries_list,
     .close = pg_close,
 };
 

@@ -1,8 +1,9 @@
 /* Private to the PostgreSQL backend: the connection pool, the parameter
  * builder and the retry wrapper shared by store_pg.c (connections, schema,
  * keys, readiness), store_pg_write.c (day partitions, batch writes,
- * retention) and store_pg_query.c (reads). Nothing outside store_pg*.c
- * includes it. */
+ * retention), store_pg_query.c (reads) and store_pg_feedback.c /
+ * store_pg_fr.c (feedback, feature requests, the webhook outbox). Nothing
+ * outside store_pg*.c includes it. */
 #ifndef TLM_SERVER_STORE_PG_H
 #define TLM_SERVER_STORE_PG_H
 
@@ -143,6 +144,61 @@ int tlm__pg_insert_batch(struct tlm__store *base, struct tlm__store_batch *b,
 int tlm__pg_purge(
     struct tlm__store *base, int64_t before_ms, uint64_t *removed);
 void tlm__pg_conn_free_bufs(struct tlm__pg_conn *c);
+
+/* Feedback side (store_pg_feedback.c, store_pg_fr.c). Results are read
+ * in text format. tlm__pg_rows runs sql and returns its result when it has
+ * rows status (NULL and err set otherwise); tlm__pg_changes runs a command
+ * and returns the rows it touched, or -1 with err set. */
+void tlm__pg_float8(struct tlm__pg_params *p, double v);
+PGresult *tlm__pg_rows(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const char *sql, const struct tlm__pg_params *p, char *err, size_t n);
+int64_t tlm__pg_changes(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const char *sql, const struct tlm__pg_params *p, char *err, size_t n);
+/* A malloc'ed copy of a text column, NULL when it is NULL (or no memory). */
+char *tlm__pg_dup(const PGresult *r, int row, int col);
+int64_t tlm__pg_int(const PGresult *r, int row, int col); /* NULL: 0 */
+/* Claims an idempotency key: 0 when it is new (recorded for id), 1 when
+ * it was used before (prior holds its resource), -1 on error. */
+int tlm__pg_idem_claim(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const char *org, const char *key, const char *kind, const char *id,
+    int64_t now_ms, char prior[TLM_FB_ID_MAX], char *err, size_t n);
+int tlm__pg_outbox_put(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__outbox_item *it, int64_t now_ms, char *err, size_t n);
+
+int tlm__pg_feedback_insert(struct tlm__store *base,
+    const struct tlm__feedback_row *r, const char *idem_key,
+    const struct tlm__outbox_item *out, size_t n_out, char **existing);
+int tlm__pg_feedback_get(struct tlm__store *base, const char *id,
+    const char *organization, char **doc);
+int tlm__pg_feedback_list(struct tlm__store *base,
+    const struct tlm__feedback_query *q, tlm__event_visit_fn visit, void *ctx,
+    int64_t *next_cursor);
+int tlm__pg_feedback_summary(struct tlm__store *base, int64_t from_ms,
+    int64_t to_ms, const char *environment, struct tlm__feedback_summary *out);
+int tlm__pg_outbox_claim(struct tlm__store *base, int64_t now_ms,
+    int64_t lease_ms, size_t max, struct tlm__outbox_row **rows, size_t *n);
+int tlm__pg_outbox_record(
+    struct tlm__store *base, const struct tlm__outbox_attempt *a);
+int tlm__pg_deliveries_list(struct tlm__store *base, size_t limit,
+    int64_t before, tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
+int tlm__pg_fr_insert(struct tlm__store *base, const struct tlm__fr *r,
+    const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+int tlm__pg_fr_get(struct tlm__store *base, const char *id,
+    const char *organization, struct tlm__fr *out,
+    struct tlm__fr_history **history, size_t *n_history);
+int tlm__pg_fr_list(struct tlm__store *base, const struct tlm__fr_query *q,
+    struct tlm__fr **rows, size_t *n, char **next_cursor);
+int tlm__pg_fr_vote(struct tlm__store *base, const char *id,
+    const char *organization, const char *user_id, bool add, int64_t now_ms,
+    struct tlm__fr_vote_result *res);
+int tlm__pg_fr_set_status(
+    struct tlm__store *base, const struct tlm__fr_status_change *ch);
+int tlm__pg_fr_comment_insert(struct tlm__store *base, const char *request_id,
+    const char *organization, const struct tlm__fr_comment *c,
+    const char *idem_key, char existing_id[TLM_FB_ID_MAX]);
+int tlm__pg_fr_comment_list(struct tlm__store *base, const char *request_id,
+    const char *organization, int64_t after, size_t limit,
+    struct tlm__fr_comment **rows, size_t *n, int64_t *next_cursor);
 
 /* Read side (store_pg_query.c). */
 int tlm__pg_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
