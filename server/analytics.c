@@ -3,6 +3,8 @@
  * weighs 1/sample_rate) rounded to integers only at output. */
 #include "analytics.h"
 
+#include "api.h"
+
 #include "http.h"
 #include "json_util.h"
 #include "rfc3339.h"
@@ -137,6 +139,49 @@ feedback_json(const struct tlm__feedback_summary *f)
     return o;
 }
 
+/* The top error groups by priority and the alerts raised in the range:
+ * best effort, null when the store cannot answer. */
+static cJSON *
+errors_json(struct tlm__store *st, const struct tlm__dash_query *q)
+{
+    struct tlm__group_query gq = {
+        .environment = q->environment,
+        .impact = -1,
+        .sort = TLM_GROUP_SORT_PRIORITY,
+        .limit = 5,
+        .now_ms = q->to_ms,
+    };
+    struct tlm__error_group *groups = NULL;
+    struct tlm__alert_row *alerts = NULL;
+    size_t ng = 0, na = 0;
+    bool more;
+    cJSON *o, *a;
+    if (tlm__store_error_groups_list(st, &gq, &groups, &ng, &more) != 0)
+        return cJSON_CreateNull();
+    if (tlm__store_alerts_recent(
+            st, q->from_ms, q->to_ms, q->environment, 20, &alerts, &na)
+        != 0) {
+        tlm__error_groups_free(groups, ng);
+        return cJSON_CreateNull();
+    }
+    o = cJSON_CreateObject();
+    a = cJSON_AddArrayToObject(o, "top_groups");
+    for (size_t i = 0; a != NULL && i < ng; i++)
+        cJSON_AddItemToArray(a, tlm__error_group_json(&groups[i]));
+    a = cJSON_AddArrayToObject(o, "alerts");
+    for (size_t i = 0; a != NULL && i < na; i++) {
+        cJSON *x = tlm__alert_json(&alerts[i].alert);
+        if (x == NULL)
+            continue;
+        cJSON_AddStringToObject(x, "group_id", alerts[i].group_id);
+        cJSON_AddStringToObject(x, "title", alerts[i].title);
+        cJSON_AddItemToArray(a, x);
+    }
+    tlm__error_groups_free(groups, ng);
+    tlm__alert_rows_free(alerts, na);
+    return o;
+}
+
 static cJSON *
 requests_json(const struct tlm__feedback_summary *f)
 {
@@ -250,8 +295,8 @@ endpoint_json(const struct tlm__dash_endpoint *e)
 }
 
 static char *
-render(const struct tlm__dash_query *q, const struct tlm__dash_result *r,
-    const struct tlm__feedback_summary *f)
+render(struct tlm__store *st, const struct tlm__dash_query *q,
+    const struct tlm__dash_result *r, const struct tlm__feedback_summary *f)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *part = NULL;
@@ -277,6 +322,9 @@ render(const struct tlm__dash_query *q, const struct tlm__dash_result *r,
         || cJSON_AddNullToObject(root, "feature_requests") == NULL) {
         goto fail;
     }
+    part = errors_json(st, q);
+    if (part == NULL || !cJSON_AddItemToObject(root, "errors", part))
+        goto fail;
     part = sdk_json(r);
     if (part == NULL || !cJSON_AddItemToObject(root, "sdk", part))
         goto fail;
@@ -318,7 +366,7 @@ tlm__analytics_dashboard(struct tlm__store *st, const char *from,
     bool has_f
         = tlm__store_feedback_summary(st, q.from_ms, q.to_ms, q.environment, &f)
         == 0;
-    *json = render(&q, &r, has_f ? &f : NULL);
+    *json = render(st, &q, &r, has_f ? &f : NULL);
     tlm__dash_result_free(&r);
     if (has_f)
         tlm__feedback_summary_free(&f);

@@ -29,6 +29,9 @@ enum tlm__api_route {
     TLM_API_ADMIN_FR_STATUS,
     TLM_API_ADMIN_FR_MERGE,
     TLM_API_ADMIN_DELIVERIES,
+    TLM_API_ADMIN_ERRORS,
+    TLM_API_ADMIN_ERROR,
+    TLM_API_ADMIN_ERROR_STATUS,
 };
 
 /* Limits of what a submission may hold (documented in http-api.md). */
@@ -97,6 +100,13 @@ enum MHD_Result tlm__fr_comments(struct tlm__api_call *call);
 enum MHD_Result tlm__fr_comment(struct tlm__api_call *call);
 enum MHD_Result tlm__fr_status(struct tlm__api_call *call);
 enum MHD_Result tlm__fr_merge(struct tlm__api_call *call);
+
+/* error_route.c */
+enum MHD_Result tlm__errors_list(struct tlm__api_call *call);
+enum MHD_Result tlm__errors_get(struct tlm__api_call *call);
+enum MHD_Result tlm__errors_status(struct tlm__api_call *call);
+cJSON *tlm__error_group_json(const struct tlm__error_group *g);
+cJSON *tlm__alert_json(const struct tlm__group_alert *a);
 
 /* Shared by both: a string member of o, NULL when absent or null; *bad
  * set when present with another type or over max bytes (or empty while

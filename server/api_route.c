@@ -50,6 +50,9 @@ static const struct {
     {"POST", "/admin/feature-requests/*/merge", TLM_API_ADMIN_FR_MERGE,
         MAY_ADMIN},
     {"GET", "/admin/webhooks/deliveries", TLM_API_ADMIN_DELIVERIES, MAY_ADMIN},
+    {"GET", "/admin/errors", TLM_API_ADMIN_ERRORS, MAY_ADMIN},
+    {"GET", "/admin/errors/*", TLM_API_ADMIN_ERROR, MAY_ADMIN},
+    {"PUT", "/admin/errors/*/status", TLM_API_ADMIN_ERROR_STATUS, MAY_ADMIN},
 };
 
 /* Matches url against pattern; the "*" segment (1..63 bytes of
@@ -552,6 +555,12 @@ tlm__api_dispatch(struct tlm__api_call *call)
         return tlm__fr_status(call);
     case TLM_API_ADMIN_FR_MERGE:
         return tlm__fr_merge(call);
+    case TLM_API_ADMIN_ERRORS:
+        return tlm__errors_list(call);
+    case TLM_API_ADMIN_ERROR:
+        return tlm__errors_get(call);
+    case TLM_API_ADMIN_ERROR_STATUS:
+        return tlm__errors_status(call);
     }
     return tlm__api_error(call, MHD_HTTP_NOT_FOUND, "no such route", NULL);
 }

@@ -8,6 +8,7 @@
 #include "ingest.h"
 #include "json_util.h"
 #include "rfc3339.h"
+#include "webhook.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -252,6 +253,17 @@ hook_scrubbed(void *ctx, const struct tlm__scrub_tally *tally)
     }
 }
 
+/* Alerts' webhook deliveries are in the outbox: send them now. */
+static void
+hook_alerted(void *ctx, size_t alerts)
+{
+    struct batch_call *b = ctx;
+    atomic_fetch_add_explicit(
+        &b->s->metrics.alerts_raised, alerts, memory_order_relaxed);
+    if (b->s->opt.webhook != NULL)
+        tlm__webhook_poke(b->s->opt.webhook);
+}
+
 static struct tlm__ingest_policy
 batch_policy(const struct tlm__http_server *s, const struct tlm__key *key)
 {
@@ -262,6 +274,7 @@ batch_policy(const struct tlm__http_server *s, const struct tlm__key *key)
         .max_age_ms = s->opt.max_age_ms,
         .environment = key->environment,
         .key_id = key->id,
+        .alerts = s->opt.alerts,
     };
     return lim;
 }
@@ -283,6 +296,7 @@ tlm__batch_finish(struct tlm__http_server *s, struct MHD_Connection *c,
         .stored = hook_stored,
         .environment_overridden = hook_overridden,
         .scrubbed = hook_scrubbed,
+        .alerted = hook_alerted,
     };
     struct tlm__ingest_limits lim = {s->opt.max_inflated_bytes};
     struct tlm__ingest_policy policy = batch_policy(s, rq->key);

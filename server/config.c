@@ -204,6 +204,7 @@ set_defaults(struct tlm__server_config *c)
     c->fault_retry_after = -1;
     tlm__ops_defaults(c);
     tlm__feedback_config_defaults(&c->feedback);
+    tlm__alert_policy_defaults(&c->alerts);
     if (tlm__listen_parse(
             TLM_DEFAULT_LISTEN, c->host, sizeof(c->host), &c->port)
         != 0)

@@ -82,6 +82,7 @@ struct tlm__server_config {
     unsigned long fault_count;
     long fault_retry_after; /* seconds, -1: no Retry-After header */
     struct tlm__feedback_config feedback; /* config_feedback.h */
+    struct tlm__alert_policy alerts; /* error_tracking (config_errors.c) */
 };
 
 enum tlm__config_outcome {
@@ -96,6 +97,12 @@ enum tlm__config_outcome tlm__server_config_load(struct tlm__server_config *c,
     int argc, char **argv, char *err, size_t err_size);
 
 void tlm__server_config_free(struct tlm__server_config *c);
+
+/* error_tracking: alert_thresholds (low 1000, medium 100, high 10,
+ * critical 1 by default) and alert_window_minutes (60). */
+void tlm__alert_policy_defaults(struct tlm__alert_policy *p);
+int tlm__config_errors_apply(struct tlm__alert_policy *p, const cJSON *root,
+    const char *path, char *err, size_t err_size);
 
 /* Parses "HOST:PORT" or "[V6]:PORT". Returns 0 or -1. */
 int tlm__listen_parse(

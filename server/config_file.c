@@ -300,7 +300,8 @@ apply_doc(struct tlm__server_config *c, const cJSON *root, const char *path,
                 "telemetry-server: %s: unknown section %s (ignored)\n", path,
                 sec->string);
     }
-    if (tlm__feedback_config_apply(&c->feedback, root, path, err, n) != 0)
+    if (tlm__feedback_config_apply(&c->feedback, root, path, err, n) != 0
+        || tlm__config_errors_apply(&c->alerts, root, path, err, n) != 0)
         return -1;
     sec = cJSON_GetObjectItemCaseSensitive(root, "server");
     if (sec == NULL)

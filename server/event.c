@@ -45,13 +45,37 @@ enum field {
     F_ERROR_CODE,
     F_STACK_TRACE,
     F_IMPACT,
+    F_FINGERPRINT,
     F_N
 };
 
-static const char *const field_names[F_N] = {"type", "id", "timestamp",
-    "environment", "sample_rate", "user_id", "organization_id", "access_tier",
-    "request_details", "client_info", "endpoint", "method", "response_status",
-    "response_time", "error_message", "error_code", "stack_trace", "impact"};
+static const char *const field_names[F_N]
+    = {"type", "id", "timestamp", "environment", "sample_rate", "user_id",
+        "organization_id", "access_tier", "request_details", "client_info",
+        "endpoint", "method", "response_status", "response_time",
+        "error_message", "error_code", "stack_trace", "impact", "fingerprint"};
+
+static const char *const impacts[4] = {"low", "medium", "high", "critical"};
+
+/* "fingerprint": a string, or an array of 1..8 strings, each 1..256 bytes. */
+static bool
+fingerprint_valid(const cJSON *fp)
+{
+    int n = 0;
+    const cJSON *v;
+    if (cJSON_IsString(fp))
+        return fp->valuestring[0] != '\0'
+            && strlen(fp->valuestring) <= TLM_EVENT_MAX_FINGERPRINT;
+    if (!cJSON_IsArray(fp))
+        return false;
+    cJSON_ArrayForEach(v, fp)
+    {
+        if (++n > 8 || !cJSON_IsString(v) || v->valuestring[0] == '\0'
+            || strlen(v->valuestring) > TLM_EVENT_MAX_FINGERPRINT)
+            return false;
+    }
+    return n > 0;
+}
 
 static void
 collect(const cJSON *obj, const cJSON *f[F_N])
@@ -219,7 +243,7 @@ static int
 check_error(
     const cJSON *const *obj, struct tlm__event *ev, char *reason, size_t size)
 {
-    const char *unused;
+    const char *impact;
     if (check_endpoint(obj, false, ev, reason, size) != 0)
         return -1;
     const cJSON *msg = obj[F_ERROR_MESSAGE];
@@ -230,12 +254,28 @@ check_error(
     if (opt_string(obj, F_ERROR_CODE, TLM_EVENT_MAX_SHORT, &ev->error_code,
             reason, size)
             != 0
-        || opt_string(
-               obj, F_STACK_TRACE, TLM_EVENT_MAX_TEXT, &unused, reason, size)
+        || opt_string(obj, F_STACK_TRACE, TLM_EVENT_MAX_TEXT, &ev->stack_trace,
+               reason, size)
             != 0
-        || opt_string(obj, F_IMPACT, TLM_EVENT_MAX_SHORT, &unused, reason, size)
+        || opt_string(obj, F_IMPACT, TLM_EVENT_MAX_SHORT, &impact, reason, size)
             != 0)
         return -1;
+    ev->severity = -1;
+    for (int i = 0; impact != NULL && i < 4; i++) {
+        if (strcmp(impact, impacts[i]) == 0)
+            ev->severity = i;
+    }
+    if (impact != NULL && ev->severity < 0)
+        return fail(
+            reason, size, "impact: expected low, medium, high or critical");
+    const cJSON *fp = obj[F_FINGERPRINT];
+    if (fp != NULL && !cJSON_IsNull(fp)) {
+        if (!fingerprint_valid(fp))
+            return fail(reason, size,
+                "fingerprint: expected a string or an array of 1..8 strings "
+                "of 1..256 bytes");
+        ev->fingerprint = fp;
+    }
     return 0;
 }
 

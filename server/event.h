@@ -13,6 +13,7 @@
 #define TLM_EVENT_MAX_ENDPOINT 1024
 #define TLM_EVENT_MAX_SHORT 256 /* ids, tiers, codes, methods */
 #define TLM_EVENT_MAX_TEXT (64 * 1024) /* messages, stack traces */
+#define TLM_EVENT_MAX_FINGERPRINT 256 /* each part of a fingerprint */
 #define TLM_EVENT_REASON_MAX 128
 
 enum tlm__event_type {
@@ -39,6 +40,9 @@ struct tlm__event {
     const char *access_tier;
     const char *error_code;
     const char *error_message;
+    const char *stack_trace; /* error events; NULL when absent */
+    int severity; /* impact: 0 low .. 3 critical, -1 when absent */
+    const cJSON *fingerprint; /* the caller's grouping, or NULL */
 };
 
 /* Validates item as an event. Returns 0 and fills *ev, or -1 and writes a

@@ -45,6 +45,8 @@ struct tlm__http_options {
     const struct tlm__feedback_config *feedback;
     const struct tlm__categories *categories; /* NULL: the default set */
     struct tlm__webhook *webhook;
+    /* error_tracking's alert rule (borrowed; NULL: the defaults). */
+    const struct tlm__alert_policy *alerts;
     int fault_status; /* 0: none */
     unsigned long fault_count;
     long fault_retry_after; /* -1: no Retry-After */

@@ -3,6 +3,8 @@
  * per-request working set and frees all of it before returning. */
 #include "ingest.h"
 
+#include "ingest_errors.h"
+
 #include "json_arena.h"
 #include "scrub.h"
 #include "scrub_pass.h"
@@ -54,6 +56,12 @@ struct work {
     char **printed; /* per element: its scrubbed text, NULL if unchanged */
     char **bad_text; /* per bad row: its scrubbed raw text (malloc) */
     struct tlm__scrub_tally tally; /* what the second privacy pass did */
+    /* Error events' groups, one slot per element (allocated at the first
+     * error event of the batch). */
+    struct error_slot {
+        struct tlm__error_group_key key;
+        struct tlm__error_info info;
+    } * errors;
 };
 
 static const struct tlm__ingest_hooks no_hooks;
@@ -99,6 +107,7 @@ work_free(struct work *w)
     free(w->batch.events);
     free(w->batch.bad);
     free(w->rejected);
+    free(w->errors);
     tlm__json_scan_free(&w->scan);
 }
 
@@ -318,6 +327,21 @@ scrub_bad_row(struct work *w, struct tlm__bad_row *b, size_t k)
     b->raw_len = out.len;
 }
 
+/* Names the group of error event se (element i). Without memory for the
+ * slots the event is stored ungrouped rather than refused. */
+static void
+group_error(struct work *w, size_t i, struct tlm__store_event *se)
+{
+    if (w->errors == NULL) {
+        w->errors = calloc(w->scan.n_elems, sizeof(*w->errors));
+        if (w->errors == NULL)
+            return;
+    }
+    struct error_slot *e = &w->errors[i];
+    if (tlm__ingest_error_info(&se->ev, &e->key, &e->info) == 0)
+        se->error = &e->info;
+}
+
 /* Validates every element, splitting them into store rows and bad rows.
  * Each row keeps the element's original text as its payload. */
 static void
@@ -338,6 +362,8 @@ classify(struct work *w)
                 se->ev.environment = w->lim.environment;
                 w->overridden++;
             }
+            if (se->ev.type == TLM_EVENT_ERROR)
+                group_error(w, i, se);
             se->payload = w->printed[i] != NULL ? w->printed[i] : el->p;
             se->payload_len
                 = w->printed[i] != NULL ? strlen(w->printed[i]) : el->len;
@@ -489,6 +515,7 @@ tlm__ingest_json_with(struct tlm__store *st, const char *json, size_t len,
     *response = NULL;
     w.lim = resolve_policy(policy);
     w.batch.received_ms = received_ms;
+    w.batch.alerts = w.lim.alerts;
     status = scan_body(&w, json, len, response);
     if (status != 0)
         goto out;
@@ -524,6 +551,8 @@ tlm__ingest_json_with(struct tlm__store *st, const char *json, size_t len,
         w.lim.hooks->environment_overridden(w.lim.hooks->ctx, w.overridden);
     if (w.tally.total > 0 && w.lim.hooks->scrubbed != NULL)
         w.lim.hooks->scrubbed(w.lim.hooks->ctx, &w.tally);
+    if (w.batch.alerts_raised > 0 && w.lim.hooks->alerted != NULL)
+        w.lim.hooks->alerted(w.lim.hooks->ctx, w.batch.alerts_raised);
 out:
     work_free(&w);
     return status;

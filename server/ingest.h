@@ -40,6 +40,9 @@ struct tlm__ingest_hooks {
     void (*environment_overridden)(void *ctx, size_t events);
     /* What the second privacy pass replaced in a stored batch. */
     void (*scrubbed)(void *ctx, const struct tlm__scrub_tally *tally);
+    /* Error groups of a stored batch raised alerts (their webhook
+     * deliveries, if any, are in the outbox now). */
+    void (*alerted)(void *ctx, size_t alerts);
 };
 
 struct tlm__ingest_limits {
@@ -59,6 +62,8 @@ struct tlm__ingest_policy {
     const char *environment;
     const char *key_id; /* recorded with the batch; NULL: none */
     bool no_scrub; /* skip the second privacy pass (benchmarks only) */
+    /* error_tracking's alert rule (NULL: the defaults, no webhook). */
+    const struct tlm__alert_policy *alerts;
 };
 
 /* Processes one wire body with the default policy. Returns the HTTP status

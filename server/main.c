@@ -240,6 +240,8 @@ main(int argc, char **argv)
     hopt.categories = cfg.feedback.categories != NULL ? cfg.feedback.categories
                                                       : categories;
     hopt.webhook = webhook;
+    cfg.alerts.webhook = webhook != NULL;
+    hopt.alerts = &cfg.alerts;
     if (tlm__http_start(&hopt, &http, err, sizeof(err)) != 0)
         goto out;
     struct tlm__maint_options mo = {

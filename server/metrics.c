@@ -236,6 +236,12 @@ static void
 render_webhook(struct text *t, const struct tlm__metrics *m)
 {
     uint64_t delivered = 0, failed = 0, attempts = 0;
+    put(t,
+        "# HELP telemetry_error_alerts_total Error-group alerts recorded "
+        "(error_tracking.alert_thresholds).\n"
+        "# TYPE telemetry_error_alerts_total counter\n"
+        "telemetry_error_alerts_total %lu\n",
+        get(&m->alerts_raised));
     if (m->webhook == NULL || m->webhook_stats == NULL)
         return;
     m->webhook_stats(m->webhook, &delivered, &failed, &attempts);

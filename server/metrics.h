@@ -46,6 +46,7 @@ struct tlm__metrics {
     atomic_ulong overloaded; /* 503 answers from the bounded write queue */
     atomic_ulong environment_overridden; /* events given their key's env */
     atomic_long keys_active; /* ingestion keys accepted now */
+    atomic_ulong alerts_raised; /* error-group alerts recorded */
     /* The webhook whose counters /metrics shows (NULL: none). */
     const struct tlm__webhook *webhook;
     void (*webhook_stats)(const struct tlm__webhook *w, uint64_t *delivered,

@@ -5,6 +5,7 @@
 #define TLM_SERVER_STORE_H
 
 #include "event.h"
+#include "store_errors.h"
 #include "store_feedback.h"
 
 #include <stdbool.h>
@@ -34,6 +35,8 @@ struct tlm__store_event {
     const char *payload;
     size_t payload_len;
     bool duplicate; /* set by insert: the id was already stored */
+    /* Error events: the group it belongs to (NULL for requests). */
+    const struct tlm__error_info *error;
 };
 
 struct tlm__bad_row {
@@ -50,6 +53,10 @@ struct tlm__store_batch {
     size_t n_events;
     struct tlm__bad_row *bad;
     size_t n_bad;
+    /* Error groups are updated with the events; alerts are raised under
+     * this policy (NULL: the defaults) and counted in alerts_raised. */
+    const struct tlm__alert_policy *alerts;
+    size_t alerts_raised;
 };
 
 struct tlm__dash_query {
@@ -197,6 +204,20 @@ struct tlm__store_ops {
         struct tlm__store *st, const struct tlm__outbox_attempt *a);
     int (*deliveries_list)(struct tlm__store *st, size_t limit, int64_t before,
         tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
+
+    /* Error groups (store_errors.h): list (*more when another page
+     * exists), one group's page (TLM_FR_NOT_FOUND when none), a status
+     * change (resolved, ignored, unresolved), recent alerts. */
+    int (*error_groups_list)(struct tlm__store *st,
+        const struct tlm__group_query *q, struct tlm__error_group **rows,
+        size_t *n, bool *more);
+    int (*error_group_get)(struct tlm__store *st, const char *id,
+        int64_t now_ms, struct tlm__group_detail *out);
+    int (*error_group_set_status)(struct tlm__store *st, const char *id,
+        const char *status, int64_t now_ms);
+    int (*alerts_recent)(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
+        const char *environment, size_t limit, struct tlm__alert_row **rows,
+        size_t *n);
     void (*close)(struct tlm__store *st);
 };
 
@@ -269,6 +290,18 @@ int tlm__store_outbox_record(
     struct tlm__store *st, const struct tlm__outbox_attempt *a);
 int tlm__store_deliveries_list(struct tlm__store *st, size_t limit,
     int64_t before, tlm__event_visit_fn visit, void *ctx, int64_t *next_cursor);
+
+/* The error side (store_errors.c), outputs cleared first. */
+int tlm__store_error_groups_list(struct tlm__store *st,
+    const struct tlm__group_query *q, struct tlm__error_group **rows, size_t *n,
+    bool *more);
+int tlm__store_error_group_get(struct tlm__store *st, const char *id,
+    int64_t now_ms, struct tlm__group_detail *out);
+int tlm__store_error_group_set_status(
+    struct tlm__store *st, const char *id, const char *status, int64_t now_ms);
+int tlm__store_alerts_recent(struct tlm__store *st, int64_t from_ms,
+    int64_t to_ms, const char *environment, size_t limit,
+    struct tlm__alert_row **rows, size_t *n);
 
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);

@@ -184,6 +184,57 @@ static const char *const migrations[] = {
      " delivered INTEGER NOT NULL,"
      " gave_up INTEGER NOT NULL,"
      " next_attempt_ms INTEGER);"),
+    /* 6: error groups, their per-minute counts, users, endpoints and
+     * alerts; each error event names its group. */
+    ("ALTER TABLE events ADD COLUMN group_id TEXT;"
+     "CREATE INDEX events_group ON events(group_id, ts_ms)"
+     " WHERE group_id IS NOT NULL;"
+     "CREATE TABLE error_groups ("
+     " id TEXT PRIMARY KEY,"
+     " fingerprint TEXT NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " grouping_version INTEGER NOT NULL,"
+     " custom INTEGER NOT NULL DEFAULT 0,"
+     " error_code TEXT,"
+     " title TEXT NOT NULL,"
+     " culprit TEXT NOT NULL,"
+     " status TEXT NOT NULL DEFAULT 'unresolved',"
+     " impact INTEGER NOT NULL DEFAULT -1,"
+     " max_severity INTEGER NOT NULL,"
+     " last_alert_level INTEGER NOT NULL DEFAULT -1,"
+     " regressed INTEGER NOT NULL DEFAULT 0,"
+     " events REAL NOT NULL DEFAULT 0,"
+     " first_seen_ms INTEGER NOT NULL,"
+     " last_seen_ms INTEGER NOT NULL,"
+     " resolved_ms INTEGER);"
+     "CREATE TABLE error_group_minutes ("
+     " group_id TEXT NOT NULL,"
+     " minute INTEGER NOT NULL,"
+     " severity INTEGER NOT NULL,"
+     " events REAL NOT NULL,"
+     " PRIMARY KEY(group_id, minute, severity)) WITHOUT ROWID;"
+     "CREATE TABLE error_group_users ("
+     " group_id TEXT NOT NULL,"
+     " user_id TEXT NOT NULL,"
+     " severity INTEGER NOT NULL,"
+     " last_seen_ms INTEGER NOT NULL,"
+     " PRIMARY KEY(group_id, user_id, severity)) WITHOUT ROWID;"
+     "CREATE TABLE error_group_endpoints ("
+     " group_id TEXT NOT NULL,"
+     " endpoint TEXT NOT NULL,"
+     " events REAL NOT NULL,"
+     " PRIMARY KEY(group_id, endpoint)) WITHOUT ROWID;"
+     "CREATE TABLE error_alerts ("
+     " seq INTEGER PRIMARY KEY,"
+     " group_id TEXT NOT NULL,"
+     " level INTEGER NOT NULL,"
+     " events REAL NOT NULL,"
+     " users REAL NOT NULL,"
+     " window_ms INTEGER NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " delivery_id TEXT);"
+     "CREATE INDEX error_alerts_created ON error_alerts(created_ms);"
+     "CREATE INDEX error_alerts_group ON error_alerts(group_id, seq);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -552,6 +603,10 @@ static const struct tlm__store_ops sqlite_ops = {
     .outbox_claim = tlm__sqlite_outbox_claim,
     .outbox_record = tlm__sqlite_outbox_record,
     .deliveries_list = tlm__sqlite_deliveries_list,
+    .error_groups_list = tlm__sqlite_error_groups_list,
+    .error_group_get = tlm__sqlite_error_group_get,
+    .error_group_set_status = tlm__sqlite_error_group_set_status,
+    .alerts_recent = tlm__sqlite_alerts_recent,
     .close = sqlite_close,
 };
 
@@ -780,7 +835,7 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
         if (insert_bad(st->ins_bad, b, &b->bad[i]) != 0)
             return -1;
     }
-    return 0;
+    return tlm__sqlite_errors_apply(st->wdb, b);
 }
 
 static int

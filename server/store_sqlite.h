@@ -97,6 +97,20 @@ int tlm__sqlite_idem_put(sqlite3 *db, const char *org, const char *key,
 int tlm__sqlite_outbox_put(
     sqlite3 *db, const struct tlm__outbox_item *it, int64_t now_ms);
 
+/* store_sqlite_errors.c: error groups. errors_apply runs inside a batch's
+ * write transaction (the writer lock held). */
+int tlm__sqlite_errors_apply(sqlite3 *db, struct tlm__store_batch *b);
+int tlm__sqlite_error_groups_list(struct tlm__store *base,
+    const struct tlm__group_query *q, struct tlm__error_group **rows, size_t *n,
+    bool *more);
+int tlm__sqlite_error_group_get(struct tlm__store *base, const char *id,
+    int64_t now_ms, struct tlm__group_detail *out);
+int tlm__sqlite_error_group_set_status(struct tlm__store *base, const char *id,
+    const char *status, int64_t now_ms);
+int tlm__sqlite_alerts_recent(struct tlm__store *base, int64_t from_ms,
+    int64_t to_ms, const char *environment, size_t limit,
+    struct tlm__alert_row **rows, size_t *n);
+
 /* store_sqlite_fr.c: feature requests. */
 int tlm__sqlite_fr_insert(struct tlm__store *base, const struct tlm__fr *r,
     const char *idem_key, char existing_id[TLM_FB_ID_MAX]);

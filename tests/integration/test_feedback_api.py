@@ -73,7 +73,7 @@ def pg_database(name):
 
 
 class Server:
-    def __init__(self, webhook_url, extra_feedback=None):
+    def __init__(self, webhook_url, extra_feedback=None, extra_config=None):
         self.dir = tempfile.mkdtemp(prefix="tlm-fbapi-")
         self.pg_name = None
         if os.environ.get("TLM_TEST_DB_BACKEND") == "postgresql":
@@ -92,6 +92,7 @@ class Server:
                 {"key": KEY_B, "organization": "org-b",
                  "environment": "sandbox"}]},
         }
+        config.update(extra_config or {})
         cfg = os.path.join(self.dir, "config.json")
         with open(cfg, "w") as f:
             json.dump(config, f)

@@ -105,7 +105,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 5);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 6);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -130,7 +130,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 5);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 6);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -497,7 +497,7 @@ START_TEST(store_migrates_version_1_in_place)
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 5);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 6);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
