@@ -278,6 +278,22 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_sampling_override(
 TLM_API TLM_WARN_UNUSED int tlm_options_set_sampling_mode(
     tlm_options *opts, int mode);
 
+/** Fraction of error events kept, in (0, 1] (default 1: errors are never
+ * sampled out, whatever tlm_options_set_sampling_rate says). Uses the
+ * sampling mode. Config key telemetry.error_sampling_rate. Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_error_sampling_rate(
+    tlm_options *opts, double rate);
+/** Frames kept of an error's stack trace, 1 .. 256 (default 64); the rest
+ * is replaced by a "[N more frames]" line. Config key
+ * telemetry.max_stack_frames. Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_stack_frames(
+    tlm_options *opts, uint32_t n);
+/** Bytes kept of an error's stack trace after sanitizing, 1024 .. 65536
+ * (default 16384); whole lines are cut, then "[truncated]". Config key
+ * telemetry.max_stack_bytes. Since 0.1.0. */
+TLM_API TLM_WARN_UNUSED int tlm_options_set_max_stack_bytes(
+    tlm_options *opts, uint32_t n);
+
 /**
  * Directory where the client keeps its state (the generated salt, the
  * consent decision). Created if missing (mode 0700). Since 0.1.0.
@@ -506,6 +522,21 @@ typedef struct tlm_stats {
     uint64_t spool_kept;
     /** Events the spool deleted unsent to stay under spool_max_bytes. */
     uint64_t dropped_spool_full;
+    /** Error events accepted by tlm_capture_error and
+     * tlm_track_request_error (also counted in enqueued). Since 0.1.0. */
+    uint64_t errors_captured;
+    /** Error events of this process acknowledged by the server (also
+     * counted in sent). */
+    uint64_t errors_sent;
+    /** Error events refused at capture (pending cap or queue full, no
+     * memory) or dropped by the worker (no memory, too large, the
+     * before-send hook). Losses after batching (shutdown, retries, 4xx)
+     * count in the general dropped_* counters only. */
+    uint64_t errors_dropped;
+    /** Error events not kept by tlm_options_set_error_sampling_rate. */
+    uint64_t errors_sampled_out;
+    /** Error events waiting in the queue now (at most 1024). */
+    uint64_t errors_pending;
 } tlm_stats;
 
 /** Sets stats->size and zeroes the rest; for bindings. Since 0.1.0. */
@@ -569,14 +600,98 @@ TLM_API int tlm_track_request_simple(tlm_client *client, const char *endpoint,
     const char *user_id);
 
 /* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** How bad an error is for its users, as the caller judges it (the
+ * server computes its own impact per group). Since 0.1.0. */
+typedef enum tlm_impact {
+    TLM_IMPACT_NONE = 0, /**< not stated: "impact" is left out */
+    TLM_IMPACT_LOW = 1,
+    TLM_IMPACT_MEDIUM = 2,
+    TLM_IMPACT_HIGH = 3,
+    TLM_IMPACT_CRITICAL = 4
+} tlm_impact;
+
+/**
+ * One error as the client library saw it (the seed's ErrorEvent).
+ * Versioned: initialise with TLM_ERROR_EVENT_INIT or
+ * tlm_error_event_init(). Only `error_message` is required; NULL strings
+ * are left out. Since 0.1.0.
+ */
+typedef struct tlm_error_event {
+    size_t size; /**< sizeof(tlm_error_event) */
+    const char *endpoint; /**< the API endpoint, at most 1024 bytes */
+    const char *error_code; /**< e.g. "ECONNRESET", at most 256 bytes */
+    const char *error_message; /**< required; cut to 8192 bytes */
+    /** A stack trace as text, one frame per line, or NULL. */
+    const char *stack_trace;
+    /** Non-zero with stack_trace NULL: capture the calling thread's stack
+     * (backtrace() and dladdr(): exported symbols only, so link programs
+     * with -rdynamic to see their own function names). */
+    int capture_stack;
+    const char *request_details; /**< a JSON object as text, or NULL */
+    int impact; /**< a tlm_impact */
+    const char *user_id; /**< the end developer, anonymized later */
+    const char *organization_id; /**< their organization */
+    /** Caller-chosen grouping key overriding the server's: 1..8 parts of
+     * 1..256 bytes of UTF-8 each; NULL/0 for none. */
+    const char *const *fingerprint;
+    size_t fingerprint_count;
+} tlm_error_event;
+
+#define TLM_ERROR_EVENT_INIT                                                   \
+    {                                                                          \
+        sizeof(tlm_error_event), NULL, NULL, NULL, NULL, 0, NULL, 0, NULL,     \
+            NULL, NULL, 0                                                      \
+    }
+
+/** Zeroes `*e` and sets its size; the function form of
+ * TLM_ERROR_EVENT_INIT. Since 0.1.0. */
+TLM_API void tlm_error_event_init(tlm_error_event *e);
+
+/**
+ * Records one error. Sanitizes the stack trace on the calling thread
+ * (caps, addresses, paths: docs/c-api.md), copies everything into one
+ * allocation and returns; the worker scrubs PII, anonymizes the ids,
+ * minimizes request_details and sends it in the next batch, spooled like
+ * any event. Never blocks on I/O. Errors are not sampled out unless
+ * tlm_options_set_error_sampling_rate() says so.
+ * Returns 0 (queued, or sampled out), TLM_EFULL (1024 errors or 4 MiB
+ * already wait, or the queue is full: dropped and counted), TLM_ENOMEM,
+ * TLM_EDISABLED (opt-out, consent revoked), TLM_ECLOSED, TLM_ETHREAD (a
+ * fork()ed child could not start its worker) or TLM_EINVAL (NULL client
+ * or event, wrong size, NULL or empty error_message, impact out of range,
+ * an empty or too long endpoint or error_code, request_details over
+ * 64 KiB, a bad fingerprint).
+ * Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_capture_error(tlm_client *client, const tlm_error_event *error);
+
+/**
+ * Records a request (tlm_track_request) and the error it ended with in one
+ * call. The error takes the request's endpoint, user_id and
+ * organization_id where its own are NULL, and carries the request's event
+ * id as "request_id". The request is never sampled out here (it is sent
+ * with sample_rate 1, so weighted totals stay right). Returns 0 when both
+ * were queued, else the first failure (the request's, then the error's);
+ * each is counted as its own call would count it. TLM_EINVAL as either
+ * call. Thread safety: any thread. Since 0.1.0.
+ */
+TLM_API int tlm_track_request_error(tlm_client *client,
+    const tlm_request *request, const tlm_error_event *error);
+
+/* ------------------------------------------------------------------------ */
 /* Events seen by the before-send hook                                       */
 /* ------------------------------------------------------------------------ */
 
 /**
- * Reads a string field of an event: "type", "id", "endpoint", "method",
- * "user_id", "organization_id", "access_tier", "environment",
- * "request_details". NULL if absent or unknown. Borrowed until the hook
- * returns or the field is set. Since 0.1.0.
+ * Reads a string field of an event: "type" ("request" or "error"), "id",
+ * "endpoint", "method", "user_id", "organization_id", "access_tier",
+ * "environment", "request_details"; of an error also "error_code",
+ * "error_message", "stack_trace", "impact", "request_id" and
+ * "fingerprint" (its first part). NULL if absent or unknown. Borrowed
+ * until the hook returns or the field is set. Since 0.1.0.
  */
 TLM_API const char *tlm_event_get_string(
     const tlm_event *event, const char *field);
@@ -585,10 +700,11 @@ TLM_API const char *tlm_event_get_string(
 TLM_API double tlm_event_get_number(const tlm_event *event, const char *field);
 
 /**
- * Replaces a string field (see tlm_event_get_string; "type" and "id" are
- * read-only, "environment" takes only "sandbox" or "production"); NULL
- * removes an optional field. Returns 0, TLM_EINVAL or
- * TLM_ENOMEM. Since 0.1.0.
+ * Replaces a string field (see tlm_event_get_string; "type", "id",
+ * "request_id", "impact" and "fingerprint" are read-only, "environment"
+ * takes only "sandbox" or "production"; an error's "error_message" can't
+ * be removed, and what the hook sets is sent as set); NULL removes an
+ * optional field. Returns 0, TLM_EINVAL or TLM_ENOMEM. Since 0.1.0.
  */
 TLM_API int tlm_event_set_string(
     tlm_event *event, const char *field, const char *value);

@@ -195,13 +195,50 @@ fill_slot(tlm_client *c, tlm__slot *slot, const tlm_request *r)
     return 0;
 }
 
-int
-tlm_track_request(tlm_client *c, const tlm_request *r)
+/* Claims, fills and publishes the slot of a checked request kept at
+ * `rate`; its position in *pos_out. */
+static int
+enqueue_request(tlm_client *c, const tlm_request *r, double rate, uint8_t flags,
+    uint64_t *pos_out)
 {
     tlm__slot *slot;
     uint64_t pos;
-    double rate;
     int rc;
+
+    slot = tlm__queue_claim(&c->queue, &pos);
+    if (slot == NULL) {
+        atomic_fetch_add_explicit(
+            &c->n.dropped_queue_full, 1, memory_order_relaxed);
+        tlm__worker_wake(c); /* coalesced: cheap while a wake is pending */
+        return TLM_EFULL;
+    }
+    slot->type = TLM__EV_REQUEST;
+    slot->flags = flags;
+    slot->sample_rate = (float)rate;
+    slot->status = r->response_status;
+    slot->response_time_ms = r->response_time_ms;
+    slot->ts_ms = tlm__now_realtime_ms();
+    rc = fill_slot(c, slot, r);
+    if (rc != 0)
+        slot->type = 0; /* published as a hole; the worker counts it */
+    tlm__queue_publish(&c->queue, slot, pos);
+    if (((pos + 1) & c->wake_mask) == 0)
+        tlm__worker_wake(c);
+    *pos_out = pos;
+    return rc;
+}
+
+int
+tlm__track_request_linked(tlm_client *c, const tlm_request *r, uint64_t *pos)
+{
+    return enqueue_request(c, r, 1.0, TLM__SLOT_LINKED, pos);
+}
+
+int
+tlm_track_request(tlm_client *c, const tlm_request *r)
+{
+    uint64_t pos;
+    double rate;
 
     if (c == NULL || r == NULL || r->size != sizeof(tlm_request)
         || r->endpoint == NULL || r->endpoint[0] == '\0'
@@ -234,25 +271,7 @@ tlm_track_request(tlm_client *c, const tlm_request *r)
             return 0; /* not an error: the kept events stand for it */
         }
     }
-    slot = tlm__queue_claim(&c->queue, &pos);
-    if (slot == NULL) {
-        atomic_fetch_add_explicit(
-            &c->n.dropped_queue_full, 1, memory_order_relaxed);
-        tlm__worker_wake(c); /* coalesced: cheap while a wake is pending */
-        return TLM_EFULL;
-    }
-    slot->type = TLM__EV_REQUEST;
-    slot->sample_rate = (float)rate;
-    slot->status = r->response_status;
-    slot->response_time_ms = r->response_time_ms;
-    slot->ts_ms = tlm__now_realtime_ms();
-    rc = fill_slot(c, slot, r);
-    if (rc != 0)
-        slot->type = 0; /* published as a hole; the worker counts it */
-    tlm__queue_publish(&c->queue, slot, pos);
-    if (((pos + 1) & c->wake_mask) == 0)
-        tlm__worker_wake(c);
-    return rc;
+    return enqueue_request(c, r, rate, 0, &pos);
 }
 
 int
@@ -518,6 +537,11 @@ tlm_client_stats(const tlm_client *cc, tlm_stats *s)
     t.bytes_compressed = atomic_load(&c->n.bytes_compressed);
     t.queue_depth = tlm__queue_depth(&c->queue);
     t.inflight_events = atomic_load(&c->n.inflight_events);
+    t.errors_captured = atomic_load(&c->n.errors_captured);
+    t.errors_sent = atomic_load(&c->n.errors_sent);
+    t.errors_dropped = atomic_load(&c->n.errors_dropped);
+    t.errors_sampled_out = atomic_load(&c->n.errors_sampled_out);
+    t.errors_pending = atomic_load(&c->n.errors_pending);
     /* Older callers pass a smaller struct: copy what they know. */
     memcpy((char *)s + sizeof(size_t), (char *)&t + sizeof(size_t),
         (s->size < sizeof(t) ? s->size : sizeof(t)) - sizeof(size_t));

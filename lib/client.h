@@ -30,6 +30,7 @@ typedef struct tlm__batch {
     uint32_t cap_n;
     uint64_t first_pos;
     uint32_t attempts;
+    uint32_t n_errors; /* of n: error events (stats) */
     uint64_t not_before; /* loop time (ms) of the next attempt */
     /* In the spool (worker_spool.c): its record, and a body that must be
      * sent as written there (also every replayed batch, which has no
@@ -114,6 +115,9 @@ typedef struct tlm__counters {
     _Atomic uint64_t bytes_raw, bytes_compressed, inflight_events;
     _Atomic uint64_t sampled_out, debug_printed, dropped_consent;
     _Atomic uint64_t spooled, replayed, spool_kept, dropped_spool_full;
+    /* Errors (error.c): counters, and what waits in the queue (bounded). */
+    _Atomic uint64_t errors_captured, errors_sent, errors_dropped;
+    _Atomic uint64_t errors_sampled_out, errors_pending, errors_pending_bytes;
 } tlm__counters;
 
 struct tlm_client {
@@ -188,6 +192,12 @@ struct tlm_client {
     uint32_t n_api_inflight;
     uv_timer_t api_timer;
     bool replay_pending; /* earlier processes' records not all taken */
+    /* Ids of the last requests recorded by tlm_track_request_error, by
+     * queue position, for their error's "request_id" (error.c). */
+    struct {
+        uint64_t pos;
+        char id[37];
+    } links[16];
 };
 
 /* fork.c */
@@ -220,6 +230,24 @@ tlm__fork_pending(tlm_client *c)
                & TLM__FORK_GEN_MASK)
         != atomic_load_explicit(&c->fork_gen, memory_order_relaxed);
 }
+
+/* client.c: queues a checked request that an error follows (never
+ * sampled out; flagged TLM__SLOT_LINKED); its queue position in *pos. */
+int tlm__track_request_linked(
+    tlm_client *c, const tlm_request *r, uint64_t *pos);
+
+/* error.c (worker thread) */
+/* Fills the error fields of ev from an error slot at queue position pos. */
+void tlm__error_from_slot(
+    tlm_client *c, tlm_event *ev, const tlm__slot *slot, uint64_t pos);
+/* Remembers the id of a linked request slot for its error. */
+void tlm__error_link(
+    tlm_client *c, const tlm__slot *slot, uint64_t pos, const char *id);
+/* Scrubs message, stack, code and fingerprint (privacy layer, after
+ * tlm__privacy_apply). 0 or TLM_ENOMEM. */
+int tlm__error_privacy(tlm_client *c, tlm_event *ev);
+/* An error slot leaves the queue: releases its share of the pending cap. */
+void tlm__error_release(tlm_client *c, const tlm__slot *slot);
 
 /* worker.c */
 int tlm__worker_start(tlm_client *c);

@@ -151,6 +151,21 @@ sampling_mode(tlm_options *o, const cJSON *v)
     return fail(o, "sampling_mode", "expected \"random\" or \"user\"");
 }
 
+static int
+stack_cap(tlm_options *o, const cJSON *v)
+{
+    bool frames = strcmp(v->string, "max_stack_frames") == 0;
+
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0) || v->valuedouble > 1e9
+        || v->valuedouble != (double)(uint32_t)v->valuedouble)
+        return fail(o, v->string,
+            frames ? "expected an integer 1..256"
+                   : "expected an integer 1024..65536");
+    return from_setter(o,
+        frames ? tlm_options_set_max_stack_frames(o, (uint32_t)v->valuedouble)
+               : tlm_options_set_max_stack_bytes(o, (uint32_t)v->valuedouble));
+}
+
 int
 tlm__config_privacy(
     tlm_options *o, const cJSON *sec, const cJSON *v, bool *handled)
@@ -178,6 +193,14 @@ tlm__config_privacy(
         return patterns(o, v);
     if (strcmp(k, "sampling_mode") == 0)
         return sampling_mode(o, v);
+    if (strcmp(k, "error_sampling_rate") == 0) {
+        if (!cJSON_IsNumber(v))
+            return fail(o, k, "expected a number in (0, 1]");
+        return from_setter(
+            o, tlm_options_set_error_sampling_rate(o, v->valuedouble));
+    }
+    if (strcmp(k, "max_stack_frames") == 0 || strcmp(k, "max_stack_bytes") == 0)
+        return stack_cap(o, v);
     if (strcmp(k, "sampling_rate") == 0) {
         if (!cJSON_IsNumber(v))
             return fail(o, k, "expected a number in (0, 1]");

@@ -62,14 +62,62 @@ put_latency(tlm__buf *b, double ms)
         tlm__buf_printf(b, ",\"response_time\":%.17g", ms);
 }
 
+/* "fingerprint": one string, or an array of its NUL-separated parts. */
+static void
+put_fingerprint(tlm__buf *b, const tlm_event *ev)
+{
+    const char *part = ev->efield[TLM__EFIELD_FINGERPRINT];
+    uint32_t i;
+
+    if (part == NULL || ev->n_fingerprint == 0)
+        return;
+    tlm__buf_puts(
+        b, ev->n_fingerprint == 1 ? ",\"fingerprint\":" : ",\"fingerprint\":[");
+    for (i = 0; i < ev->n_fingerprint; i++) {
+        if (i > 0)
+            tlm__buf_append(b, ",", 1);
+        tlm__buf_json_string(b, part, strlen(part));
+        part += strlen(part) + 1;
+    }
+    if (ev->n_fingerprint > 1)
+        tlm__buf_append(b, "]", 1);
+}
+
+static void
+put_efield(tlm__buf *b, const char *key, const tlm_event *ev, int f)
+{
+    if (ev->efield[f] == NULL)
+        return;
+    tlm__buf_append(b, ",\"", 2);
+    tlm__buf_puts(b, key);
+    tlm__buf_append(b, "\":", 2);
+    tlm__buf_json_string(b, ev->efield[f], ev->efield_len[f]);
+}
+
+/* The fields only error events have. */
+static void
+put_error(tlm__buf *b, const tlm_event *ev)
+{
+    put_efield(b, "error_code", ev, TLM__EFIELD_CODE);
+    put_efield(b, "error_message", ev, TLM__EFIELD_MESSAGE);
+    put_efield(b, "stack_trace", ev, TLM__EFIELD_STACK);
+    put_efield(b, "impact", ev, TLM__EFIELD_IMPACT);
+    put_fingerprint(b, ev);
+    if (ev->request_id[0] != '\0')
+        put_str_field(b, "request_id", ev->request_id);
+}
+
 int
 tlm__encode_event(tlm__buf *b, const tlm_event *ev, const char *client_info)
 {
+    bool error = ev->type == TLM__EV_ERROR;
     char ts[25];
     int rc = 0;
 
     tlm__format_rfc3339(ev->ts_ms, ts);
-    tlm__buf_puts(b, "{\"type\":\"request\",\"id\":\"");
+    tlm__buf_puts(b,
+        error ? "{\"type\":\"error\",\"id\":\""
+              : "{\"type\":\"request\",\"id\":\"");
     tlm__buf_puts(b, ev->id);
     tlm__buf_puts(b, "\",\"timestamp\":\"");
     tlm__buf_puts(b, ts);
@@ -78,8 +126,12 @@ tlm__encode_event(tlm__buf *b, const tlm_event *ev, const char *client_info)
     tlm__buf_printf(b, ",\"sample_rate\":%.6g", ev->sample_rate);
     put_str_field(b, "endpoint", ev->field[TLM__FIELD_ENDPOINT]);
     put_str_field(b, "method", ev->field[TLM__FIELD_METHOD]);
-    tlm__buf_printf(b, ",\"response_status\":%d", (int)ev->status);
-    put_latency(b, ev->response_time_ms);
+    if (error) {
+        put_error(b, ev);
+    } else {
+        tlm__buf_printf(b, ",\"response_status\":%d", (int)ev->status);
+        put_latency(b, ev->response_time_ms);
+    }
     put_str_field(b, "user_id", ev->field[TLM__FIELD_USER_ID]);
     put_str_field(b, "organization_id", ev->field[TLM__FIELD_ORG_ID]);
     put_str_field(b, "access_tier", ev->field[TLM__FIELD_TIER]);

@@ -28,6 +28,25 @@ field_index(const char *name)
     return -1;
 }
 
+static const char *const efield_names[TLM__NEFIELDS] = {
+    "error_code",
+    "error_message",
+    "stack_trace",
+    "impact",
+    "fingerprint",
+};
+
+static int
+efield_index(const char *name)
+{
+    int i;
+
+    for (i = 0; i < TLM__NEFIELDS; i++)
+        if (strcmp(name, efield_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 void
 tlm__event_from_slot(tlm_event *ev, const tlm__slot *slot)
 {
@@ -52,6 +71,32 @@ tlm__event_clear(tlm_event *ev)
         tlm__free(ev->owned[i]);
         ev->owned[i] = NULL;
     }
+    for (i = 0; i < TLM__NEFIELDS; i++) {
+        tlm__free(ev->eowned[i]);
+        ev->eowned[i] = NULL;
+    }
+}
+
+/* An error's own field: read, or (hook) replaced. */
+static int
+set_error_field(tlm_event *ev, int i, const char *value)
+{
+    char *copy = NULL;
+
+    if (i == TLM__EFIELD_IMPACT || i == TLM__EFIELD_FINGERPRINT)
+        return TLM_EINVAL; /* structured: read-only */
+    if (i == TLM__EFIELD_MESSAGE && (value == NULL || *value == '\0'))
+        return TLM_EINVAL; /* required */
+    if (value != NULL) {
+        copy = tlm__strdup(value);
+        if (copy == NULL)
+            return TLM_ENOMEM;
+    }
+    tlm__free(ev->eowned[i]);
+    ev->eowned[i] = copy;
+    ev->efield[i] = copy;
+    ev->efield_len[i] = copy ? (uint32_t)strlen(copy) : UINT32_MAX;
+    return 0;
 }
 
 const char *
@@ -62,11 +107,20 @@ tlm_event_get_string(const tlm_event *ev, const char *field)
     if (ev == NULL || field == NULL)
         return NULL;
     if (strcmp(field, "type") == 0)
-        return ev->type == TLM__EV_REQUEST ? "request" : "unknown";
+        return ev->type == TLM__EV_REQUEST ? "request"
+            : ev->type == TLM__EV_ERROR    ? "error"
+                                           : "unknown";
     if (strcmp(field, "id") == 0)
         return ev->id;
     if (strcmp(field, "environment") == 0)
         return ev->environment;
+    if (ev->type == TLM__EV_ERROR) {
+        if (strcmp(field, "request_id") == 0)
+            return ev->request_id[0] ? ev->request_id : NULL;
+        i = efield_index(field);
+        if (i >= 0)
+            return ev->efield[i];
+    }
     i = field_index(field);
     return i < 0 ? NULL : ev->field[i];
 }
@@ -103,11 +157,15 @@ tlm_event_set_string(tlm_event *ev, const char *field, const char *value)
             return TLM_EINVAL;
         return 0;
     }
+    if (ev->type == TLM__EV_ERROR && efield_index(field) >= 0)
+        return set_error_field(ev, efield_index(field), value);
     i = field_index(field);
     if (i < 0)
         return TLM_EINVAL;
-    if (i == TLM__FIELD_ENDPOINT && (value == NULL || *value == '\0'))
-        return TLM_EINVAL; /* the only required field */
+    if (i == TLM__FIELD_ENDPOINT && value != NULL && *value == '\0')
+        return TLM_EINVAL;
+    if (i == TLM__FIELD_ENDPOINT && value == NULL && ev->type != TLM__EV_ERROR)
+        return TLM_EINVAL; /* a request's only required field */
     if (value != NULL) {
         copy = tlm__strdup(value);
         if (copy == NULL)

@@ -77,6 +77,10 @@ struct tlm_options {
     int spool_fsync; /* TLM_FSYNC_* */
     struct tlm__pattern *patterns; /* custom scrub patterns */
     uint32_t n_patterns;
+    /* errors (error.c) */
+    double error_sampling_rate;
+    uint32_t max_stack_frames;
+    uint32_t max_stack_bytes;
     char last_error[256];
     char *warnings; /* owned, "" when none */
 };
@@ -140,10 +144,14 @@ enum {
  * larger ones spill into one allocation. */
 #define TLM__SLOT_INLINE 192
 
-enum { TLM__EV_REQUEST = 1 };
+enum { TLM__EV_REQUEST = 1, TLM__EV_ERROR = 2 };
+
+/* tlm__slot.flags */
+#define TLM__SLOT_LINKED 1u /* a request whose error follows (error.c) */
 
 typedef struct tlm__slot {
     uint8_t type;
+    uint8_t flags;
     int32_t status;
     float sample_rate; /* the rate it was kept at */
     int64_t ts_ms;
@@ -181,6 +189,42 @@ uint64_t tlm__queue_depth(const tlm__queue *q);
 /* Pointer to field `f` of a slot, NULL if absent. */
 const char *tlm__slot_field(const tlm__slot *slot, int f);
 
+/* ---- error.c: error events ---------------------------------------------- */
+struct tlm__buf;
+/* An error event's own strings follow the common fields in the slot's
+ * overflow block; their lengths live in the otherwise unused inline data
+ * (tlm__error_meta). */
+enum {
+    TLM__EFIELD_CODE = 0,
+    TLM__EFIELD_MESSAGE,
+    TLM__EFIELD_STACK,
+    TLM__EFIELD_IMPACT,
+    TLM__EFIELD_FINGERPRINT, /* parts separated by NULs */
+    TLM__NEFIELDS
+};
+/* Caps: pending errors per client (TLM_EFULL beyond), message and
+ * fingerprint sizes, stack trace defaults. */
+#define TLM__ERR_MAX_PENDING 1024
+#define TLM__ERR_MAX_PENDING_BYTES (4u << 20)
+#define TLM__ERR_MAX_MESSAGE 8192
+#define TLM__ERR_MAX_CODE 256
+#define TLM__ERR_MAX_ENDPOINT 1024
+#define TLM__ERR_MAX_DETAILS (64u << 10)
+#define TLM__ERR_MAX_FP_PARTS 8
+#define TLM__ERR_MAX_FP_BYTES 256
+#define TLM__ERR_STACK_FRAMES 64
+#define TLM__ERR_STACK_BYTES (16u << 10)
+
+/* Sanitizes a stack trace (pure, any thread): at most max_frames non-empty
+ * lines and max_bytes bytes, code addresses and +0x offsets removed, the
+ * home directory `home` (NULL: $HOME is not consulted) and /home/<user>,
+ * /Users/<user>, /root made "~", other absolute paths cut to their
+ * basename. Appends to `out` (NUL-terminated); false if out of memory. */
+bool tlm__stack_sanitize(const char *in, size_t n, uint32_t max_frames,
+    size_t max_bytes, const char *home, struct tlm__buf *out);
+/* The length of s[0..n) cut to at most `max` bytes at a UTF-8 boundary. */
+size_t tlm__utf8_cut(const char *s, size_t n, size_t max);
+
 /* ---- event.c: the before-send view of an event ------------------------- */
 struct tlm_event {
     uint8_t type;
@@ -194,6 +238,13 @@ struct tlm_event {
     char *owned[TLM__NFIELDS];
     char anon[2][33]; /* anonymized user_id and organization_id */
     bool details_verbatim; /* request_details is already compact JSON */
+    /* Error events only (error.c): the fields below, fingerprint parts
+     * separated by NULs, and the joined request's id ("" if none). */
+    const char *efield[TLM__NEFIELDS];
+    char *eowned[TLM__NEFIELDS];
+    uint32_t efield_len[TLM__NEFIELDS]; /* of fingerprint: all its parts */
+    uint32_t n_fingerprint;
+    char request_id[37];
 };
 void tlm__event_from_slot(tlm_event *ev, const tlm__slot *slot);
 void tlm__event_clear(tlm_event *ev);

@@ -30,6 +30,9 @@ tlm__options_init(tlm_options *o)
     o->anonymize = 1;
     o->scrub = 1;
     o->sampling_rate = 1.0;
+    o->error_sampling_rate = 1.0; /* errors are never sampled out */
+    o->max_stack_frames = TLM__ERR_STACK_FRAMES;
+    o->max_stack_bytes = TLM__ERR_STACK_BYTES;
 }
 
 void

@@ -323,6 +323,8 @@ scrub_endpoint(tlm__privacy *p, tlm_event *ev)
     const char *in = ev->field[TLM__FIELD_ENDPOINT], *out;
     int rc;
 
+    if (in == NULL)
+        return 0; /* optional in error events */
     p->scrub.len = 0;
     p->scrub.failed = false;
     rc = tlm__scrub_path(in, strlen(in), TLM__SCRUB_ALL, &p->scrub, NULL);

@@ -80,6 +80,9 @@ batch_add(tlm__batch *b, const char *ev, size_t len)
     b->off[b->n] = b->events.len;
     tlm__buf_append(&b->events, ev, len);
     b->n++;
+    /* Encoded events start with their type (encode.c). */
+    if (len > 15 && memcmp(ev, "{\"type\":\"error\"", 15) == 0)
+        b->n_errors++;
     return 0;
 }
 
@@ -113,23 +116,30 @@ seal_current(tlm_client *c)
 /* The event of one slot, after the before-send hook, into c->scratch.
  * Returns false if it was dropped (and counted). */
 static bool
-encode_slot(tlm_client *c, const tlm__slot *slot, tlm__buf *out)
+encode_slot(tlm_client *c, const tlm__slot *slot, uint64_t pos, tlm__buf *out)
 {
     tlm_event ev;
     bool keep = true;
     int rc;
 
     tlm__event_from_slot(&ev, slot);
+    if (slot->type == TLM__EV_ERROR)
+        tlm__error_from_slot(c, &ev, slot, pos);
     ev.environment = c->opts.environment;
     if (ev.field[TLM__FIELD_TIER] == NULL)
         ev.field[TLM__FIELD_TIER] = c->opts.access_tier;
     tlm__uuid7(&c->rng, ev.ts_ms, ev.id);
+    tlm__error_link(c, slot, pos, ev.id);
     /* Privacy first: the hook sees what would leave the process. */
     rc = tlm__privacy_apply(&c->priv, &c->opts, &ev);
+    if (rc != TLM_ENOMEM && slot->type == TLM__EV_ERROR
+        && tlm__error_privacy(c, &ev) != 0)
+        rc = TLM_ENOMEM;
     if (rc == TLM_EINVAL)
         tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_WARN,
             "event on %s: request_details is not a JSON object, left out",
-            ev.field[TLM__FIELD_ENDPOINT]);
+            ev.field[TLM__FIELD_ENDPOINT] ? ev.field[TLM__FIELD_ENDPOINT]
+                                          : "(none)");
     if (rc == TLM_ENOMEM) {
         atomic_fetch_add(&c->n.dropped_nomem, 1);
         keep = false;
@@ -149,7 +159,8 @@ encode_slot(tlm_client *c, const tlm__slot *slot, tlm__buf *out)
         tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_WARN,
             "event on %s: request_details is not a JSON object, "
             "left out",
-            ev.field[TLM__FIELD_ENDPOINT]);
+            ev.field[TLM__FIELD_ENDPOINT] ? ev.field[TLM__FIELD_ENDPOINT]
+                                          : "(none)");
     if (rc == TLM_ENOMEM) {
         atomic_fetch_add(&c->n.dropped_nomem, 1);
         keep = false;
@@ -162,8 +173,12 @@ encode_slot(tlm_client *c, const tlm__slot *slot, tlm__buf *out)
         fprintf(stderr, "%.*s\n", (int)out->len, out->data);
         atomic_fetch_add(&c->n.debug_printed, 1);
         keep = false;
+        goto out_debug;
     }
 out:
+    if (!keep && slot->type == TLM__EV_ERROR)
+        atomic_fetch_add(&c->n.errors_dropped, 1);
+out_debug:
     tlm__event_clear(&ev);
     return keep;
 }
@@ -219,8 +234,9 @@ drain(tlm_client *c)
         pos = c->queue.tail;
         if (slot->type == 0) /* the caller could not store its strings */
             atomic_fetch_add(&c->n.dropped_nomem, 1);
-        else if (encode_slot(c, slot, scratch))
+        else if (encode_slot(c, slot, pos, scratch))
             add_to_batch(c, scratch, pos);
+        tlm__error_release(c, slot);
         tlm__queue_pop(&c->queue, slot);
     }
     if (scratch->cap > 1 << 20)
@@ -361,6 +377,7 @@ drop_all(tlm_client *c)
     }
     while ((slot = tlm__queue_peek(&c->queue)) != NULL) {
         n++;
+        tlm__error_release(c, slot);
         tlm__queue_pop(&c->queue, slot);
     }
     return n;
@@ -519,6 +536,9 @@ count_receipt(tlm_client *c, const tlm__batch *b)
         rejected = cJSON_IsArray(rej) ? (uint64_t)cJSON_GetArraySize(rej) : 0;
     }
     cJSON_Delete(root);
+    atomic_fetch_add(&c->n.errors_sent,
+        accepted + duplicates < b->n_errors ? accepted + duplicates
+                                            : b->n_errors);
     atomic_fetch_add(&c->n.sent, accepted + duplicates);
     atomic_fetch_add(&c->n.duplicates, duplicates);
     atomic_fetch_add(&c->n.rejected, rejected);

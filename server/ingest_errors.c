@@ -14,7 +14,7 @@ int
 tlm__ingest_error_info(const struct tlm__event *ev,
     struct tlm__error_group_key *key, struct tlm__error_info *out)
 {
-    const char *parts[8];
+    const char *parts[8] = {NULL};
     size_t n = 0;
     unsigned char h[SHA256_DIGEST_LENGTH];
     char material[TLM_GROUP_ID_MAX + TLM_EVENT_MAX_SHORT + 2];

@@ -739,6 +739,35 @@ START_TEST(uninit_client_empty_long_deadlines)
 }
 END_TEST
 
+START_TEST(uninit_errors_null_and_closed)
+{
+    tlm_client *c = dead_client();
+    tlm_error_event e = TLM_ERROR_EVENT_INIT;
+    tlm_request r = TLM_REQUEST_INIT;
+    int rc;
+
+    tlm_error_event_init(NULL);
+    ck_assert_int_eq(tlm_capture_error(NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(tlm_capture_error(NULL, &e), TLM_EINVAL);
+    ck_assert_int_eq(tlm_capture_error(c, NULL), TLM_EINVAL);
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL); /* no message */
+    ck_assert_int_eq(tlm_track_request_error(NULL, &r, &e), TLM_EINVAL);
+    ck_assert_int_eq(tlm_track_request_error(c, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_error_sampling_rate(NULL, 1.0), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_max_stack_frames(NULL, 8), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_max_stack_bytes(NULL, 4096), TLM_EINVAL);
+    e.error_message = "m";
+    r.endpoint = "/v1/x";
+    ck_assert_int_eq(tlm_capture_error(c, &e), 0);
+    rc = tlm_client_close(c, 200);
+    ck_assert(is_one_of(rc, 0, TLM_ETIMEDOUT));
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_ECLOSED);
+    ck_assert_int_eq(tlm_track_request_error(c, &r, &e), TLM_ECLOSED);
+    tlm_client_free(c);
+}
+END_TEST
+
 START_TEST(uninit_closed_client)
 {
     tlm_client *c = dead_client();
@@ -1212,6 +1241,7 @@ uninit_suite(void)
     tcase_add_test(tc, uninit_client_bad_arguments);
     tcase_add_test(tc, uninit_client_empty_long_deadlines);
     tcase_add_test(tc, uninit_closed_client);
+    tcase_add_test(tc, uninit_errors_null_and_closed);
     tcase_add_test(tc, uninit_feedback_null_and_closed);
     tcase_add_test(tc, uninit_request_wrong_size);
     tcase_add_test(tc, uninit_stats_wrong_size);
