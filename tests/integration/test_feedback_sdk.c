@@ -624,10 +624,39 @@ START_TEST(feedback_sdk_debug_prints_instead)
     unsetenv("TELEMETRY_DEBUG");
     tlm_reply_init(&r);
     f.type = TLM_FEEDBACK_GENERAL;
-    f.content = "printed, not sent [debug-1]";
-    ck_assert_int_eq(tlm_feedback_submit_wait(c, &f, 30000, &r), 0);
+    f.content = "printed, not sent [debug-1] by carol@example.com";
+    f.context_json = "{\"account\":{\"owner\":\"dave@example.org\"},"
+                     "\"note\":\"Authorization: Bearer abcdef0123456789\"}";
+    f.user_id = "user-1234";
+    /* What would leave the process, printed on stderr: capture it. */
+    char path[] = "/tmp/tlm-fb-debug-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fd, 2), 0);
+    int rc = tlm_feedback_submit_wait(c, &f, 30000, &r);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_null(r.body);
+    char printed[8192];
+    ssize_t n = pread(fd, printed, sizeof(printed) - 1, 0);
+    close(fd);
+    unlink(path);
+    ck_assert_int_gt(n, 0);
+    printed[n] = '\0';
+    /* Scrubbed by the SDK itself (the server never saw it): content,
+     * context values and the user id. */
+    ck_assert_ptr_nonnull(strstr(printed, "[debug-1]"));
+    ck_assert_ptr_null(strstr(printed, "carol@example.com"));
+    ck_assert_ptr_null(strstr(printed, "dave@example.org"));
+    ck_assert_ptr_null(strstr(printed, "abcdef0123456789"));
+    ck_assert_ptr_null(strstr(printed, "user-1234"));
+    ck_assert_ptr_nonnull(strstr(printed, "\"owner\""));
     tlm_stats_init(&s);
     ck_assert_int_eq(tlm_client_stats(c, &s), 0);
     ck_assert_uint_eq(s.debug_printed, 1);
