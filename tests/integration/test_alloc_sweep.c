@@ -140,6 +140,89 @@ one_life(const char *url, long fail_at, int *injected)
     return s.sent;
 }
 
+/* One client life capturing errors (a given stack with PII, a captured
+ * stack, a request with its error) with allocation fail_at failing:
+ * every call returns 0 or a clean error, every error has one fate, and
+ * nothing leaks. Returns the errors the server acknowledged. */
+static uint64_t
+one_error_life(const char *url, long fail_at, int *injected)
+{
+    struct torture t = {0};
+    tlm_allocator a = {sizeof(a), t_malloc, t_realloc, t_free, &t};
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+    tlm_stats s;
+    int rc, ok = 0;
+
+    t.fail_at = fail_at;
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(tlm_options_set_endpoint(o, url), 0);
+    ck_assert_int_eq(tlm_options_set_api_key(o, TLM_TEST_API_KEY), 0);
+    ck_assert_int_eq(tlm_options_set_flush_interval_ms(o, 20), 0);
+    ck_assert_int_eq(tlm_options_set_allocator(o, &a), 0);
+    rc = tlm_client_new(&c, o);
+    tlm_options_free(o);
+    if (rc != 0) {
+        ck_assert_int_eq(rc, TLM_ENOMEM);
+        ck_assert_int_eq(atomic_load(&t.live), 0);
+        *injected = atomic_load(&t.failed);
+        return 0;
+    }
+    tlm_error_event e = TLM_ERROR_EVENT_INIT;
+    e.endpoint = "/v1/sweep";
+    e.error_code = "E_SWEEP";
+    e.error_message = "failed for alice@example.com after 3 tries";
+    e.stack_trace = "#0 0x55d1c3a2b1c9 in fetch /home/alice/src/c.c:42:7\n"
+                    "#1 0x55d1c3a2b200 in main /home/alice/src/m.c:9:1\n";
+    rc = tlm_capture_error(c, &e);
+    ck_assert_msg(rc == 0 || rc == TLM_ENOMEM, "capture: %d", rc);
+    ok += rc == 0;
+    e.stack_trace = NULL;
+    e.capture_stack = 1;
+    rc = tlm_capture_error(c, &e);
+    ck_assert_msg(rc == 0 || rc == TLM_ENOMEM, "capture stack: %d", rc);
+    ok += rc == 0;
+    tlm_request r = TLM_REQUEST_INIT;
+    r.endpoint = "/v1/sweep";
+    r.response_status = 503;
+    rc = tlm_track_request_error(c, &r, &e);
+    ck_assert_msg(rc == 0 || rc == TLM_ENOMEM, "request+error: %d", rc);
+    ok += rc == 0;
+    rc = tlm_client_close(c, 10000);
+    ck_assert_msg(rc == 0 || rc == TLM_ETIMEDOUT, "close: %d", rc);
+    tlm_stats_init(&s);
+    ck_assert_int_eq(tlm_client_stats(c, &s), 0);
+    /* Every call that said 0 was captured; the worker may still drop one
+     * it cannot encode (counted in errors_dropped too). */
+    ck_assert_uint_eq(s.errors_captured, (uint64_t)ok);
+    ck_assert_uint_ge(s.errors_captured + s.errors_dropped, 3);
+    ck_assert_uint_eq(s.errors_pending, 0);
+    ck_assert_uint_le(s.errors_sent, s.errors_captured);
+    tlm_client_free(c);
+    ck_assert_int_eq(atomic_load(&t.live), 0);
+    *injected = atomic_load(&t.failed);
+    return s.errors_sent;
+}
+
+START_TEST(alloc_sweep_error_capture)
+{
+    tlm_test_server srv;
+    uint64_t sent = 0;
+    long i;
+    int injected = 1;
+
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    for (i = 1; injected && i < 5000; i++)
+        sent += one_error_life(srv.url, i, &injected);
+    printf("error allocation sweep: %ld allocations per life, %llu errors "
+           "delivered\n",
+        i - 2, (unsigned long long)sent);
+    ck_assert_int_eq(injected, 0);
+    ck_assert_uint_gt(sent, 0);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
 START_TEST(alloc_sweep_every_allocation)
 {
     tlm_test_server srv;
@@ -181,6 +264,7 @@ main(void)
 
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, alloc_sweep_every_allocation);
+    tcase_add_test(tc, alloc_sweep_error_capture);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
