@@ -182,6 +182,58 @@ static const char *const migrations[] = {
      " delivered boolean NOT NULL,"
      " gave_up boolean NOT NULL,"
      " next_attempt_ms bigint);"),
+    /* 3: error groups, their per-minute counts, users, endpoints and
+     * alerts; each error event names its group (added on the parent, the
+     * column reaches every day partition). The tables of SQLite's step 6. */
+    ("ALTER TABLE events ADD COLUMN group_id text;"
+     "CREATE INDEX events_group ON events (group_id, ts_ms)"
+     " WHERE group_id IS NOT NULL;"
+     "CREATE TABLE error_groups ("
+     " id text PRIMARY KEY,"
+     " fingerprint text NOT NULL,"
+     " environment text NOT NULL,"
+     " grouping_version integer NOT NULL,"
+     " custom boolean NOT NULL DEFAULT false,"
+     " error_code text,"
+     " title text NOT NULL,"
+     " culprit text NOT NULL,"
+     " status text NOT NULL DEFAULT 'unresolved',"
+     " impact integer NOT NULL DEFAULT -1,"
+     " max_severity integer NOT NULL,"
+     " last_alert_level integer NOT NULL DEFAULT -1,"
+     " regressed boolean NOT NULL DEFAULT false,"
+     " events double precision NOT NULL DEFAULT 0,"
+     " first_seen_ms bigint NOT NULL,"
+     " last_seen_ms bigint NOT NULL,"
+     " resolved_ms bigint);"
+     "CREATE TABLE error_group_minutes ("
+     " group_id text NOT NULL,"
+     " minute bigint NOT NULL,"
+     " severity integer NOT NULL,"
+     " events double precision NOT NULL,"
+     " PRIMARY KEY (group_id, minute, severity));"
+     "CREATE TABLE error_group_users ("
+     " group_id text NOT NULL,"
+     " user_id text NOT NULL,"
+     " severity integer NOT NULL,"
+     " last_seen_ms bigint NOT NULL,"
+     " PRIMARY KEY (group_id, user_id, severity));"
+     "CREATE TABLE error_group_endpoints ("
+     " group_id text NOT NULL,"
+     " endpoint text NOT NULL,"
+     " events double precision NOT NULL,"
+     " PRIMARY KEY (group_id, endpoint));"
+     "CREATE TABLE error_alerts ("
+     " seq bigserial PRIMARY KEY,"
+     " group_id text NOT NULL,"
+     " level integer NOT NULL,"
+     " events double precision NOT NULL,"
+     " users double precision NOT NULL,"
+     " window_ms bigint NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " delivery_id text);"
+     "CREATE INDEX error_alerts_created ON error_alerts (created_ms);"
+     "CREATE INDEX error_alerts_group ON error_alerts (group_id, seq);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -872,6 +924,10 @@ static const struct tlm__store_ops pg_ops = {
     .outbox_claim = tlm__pg_outbox_claim,
     .outbox_record = tlm__pg_outbox_record,
     .deliveries_list = tlm__pg_deliveries_list,
+    .error_groups_list = tlm__pg_error_groups_list,
+    .error_group_get = tlm__pg_error_group_get,
+    .error_group_set_status = tlm__pg_error_group_set_status,
+    .alerts_recent = tlm__pg_alerts_recent,
     .close = pg_close,
 };
 

@@ -2,7 +2,8 @@
  * builder and the retry wrapper shared by store_pg.c (connections, schema,
  * keys, readiness), store_pg_write.c (day partitions, batch writes,
  * retention), store_pg_query.c (reads) and store_pg_feedback.c /
- * store_pg_fr.c (feedback, feature requests, the webhook outbox). Nothing
+ * store_pg_fr.c (feedback, feature requests, the webhook outbox) and
+ * store_pg_errors.c (error groups and alerts). Nothing
  * outside store_pg*.c includes it. */
 #ifndef TLM_SERVER_STORE_PG_H
 #define TLM_SERVER_STORE_PG_H
@@ -92,6 +93,7 @@ struct tlm__pg_params {
 #define TLM_PG_TEXT 25
 #define TLM_PG_FLOAT8 701
 #define TLM_PG_UUID 2950
+#define TLM_PG_BOOL_ARRAY 1000
 #define TLM_PG_BYTEA_ARRAY 1001
 #define TLM_PG_INT4_ARRAY 1007
 #define TLM_PG_TEXT_ARRAY 1009
@@ -199,6 +201,22 @@ int tlm__pg_fr_comment_insert(struct tlm__store *base, const char *request_id,
 int tlm__pg_fr_comment_list(struct tlm__store *base, const char *request_id,
     const char *organization, int64_t after, size_t limit,
     struct tlm__fr_comment **rows, size_t *n, int64_t *next_cursor);
+
+/* Error side (store_pg_errors.c): the groups of b's non-duplicate error
+ * events and the alert rule, inside the batch's open transaction on c;
+ * sets b->alerts_raised. Returns 0, or -1 with err set. */
+int tlm__pg_errors_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    struct tlm__store_batch *b, char *err, size_t n);
+int tlm__pg_error_groups_list(struct tlm__store *base,
+    const struct tlm__group_query *q, struct tlm__error_group **rows, size_t *n,
+    bool *more);
+int tlm__pg_error_group_get(struct tlm__store *base, const char *id,
+    int64_t now_ms, struct tlm__group_detail *out);
+int tlm__pg_error_group_set_status(struct tlm__store *base, const char *id,
+    const char *status, int64_t now_ms);
+int tlm__pg_alerts_recent(struct tlm__store *base, int64_t from_ms,
+    int64_t to_ms, const char *environment, size_t limit,
+    struct tlm__alert_row **rows, size_t *n);
 
 /* Read side (store_pg_query.c). */
 int tlm__pg_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,

@@ -185,7 +185,7 @@ START_TEST(store_pg_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 2);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 3);
     ck_assert_int_eq(scalar("SELECT count(*) FROM pg_class WHERE relname IN"
                             " ('events', 'bad_rows', 'batches', 'api_keys',"
                             " 'events_env_ts', 'events_seq')"),
@@ -209,7 +209,7 @@ START_TEST(store_pg_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 2);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 3);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -800,7 +800,7 @@ END_TEST
 START_TEST(store_pg_reconnects_after_restart)
 {
     int ids[] = {1}, more[] = {2};
-    char sql[256];
+    char sql[512];
     size_t a, d;
     struct tlm__store *st = open_store();
     insert_ids(st, ids, 1, D0 + 5, NULL, &a, &d);
@@ -1805,6 +1805,596 @@ START_TEST(store_pg_fr_concurrent_votes)
 }
 END_TEST
 
+/* ---- error groups ----------------------------------------------------- */
+
+#define MIN ((int64_t)60000)
+
+/* One error event of a hand-made group: group is a letter, repeated into
+ * the 32-digit id ("aaaa..."). */
+struct err_spec {
+    int num; /* the event id's number, and its payload {"n":num} */
+    char group;
+    int severity;
+    int64_t ts_ms;
+    const char *user;
+    const char *endpoint;
+    double sample_rate; /* 0: 1 */
+    const char *env; /* NULL: production */
+};
+
+static void
+group_id(char g, char out[TLM_GROUP_ID_MAX])
+{
+    memset(out, g, TLM_GROUP_ID_MAX - 1);
+    out[TLM_GROUP_ID_MAX - 1] = '\0';
+}
+
+/* Stores sp[0..n) (plus one request event when with_request) as one batch
+ * received at received_ms under pol (NULL: the defaults); returns the
+ * alerts it raised. */
+static size_t
+insert_errors(struct tlm__store *st, const struct err_spec *sp, size_t n,
+    const struct tlm__alert_policy *pol, int64_t received_ms, bool with_request,
+    size_t *accepted)
+{
+    size_t total = n + (with_request ? 1 : 0), dups;
+    struct tlm__store_event *ev = calloc(total, sizeof(*ev));
+    struct tlm__error_info *info = calloc(n ? n : 1, sizeof(*info));
+    char(*payload)[32] = calloc(total, sizeof(*payload));
+    char(*titles)[32] = calloc(n ? n : 1, sizeof(*titles));
+    for (size_t i = 0; i < total; i++) {
+        struct tlm__event *e = &ev[i].ev;
+        bool err = i < n;
+        int num = err ? sp[i].num : 900000 + (n > 0 ? sp[0].num : 0);
+        snprintf(e->id, sizeof(e->id), "0190b000-0000-7000-8000-%012d", num);
+        e->type = err ? TLM_EVENT_ERROR : TLM_EVENT_REQUEST;
+        e->ts_ms = err ? sp[i].ts_ms : received_ms;
+        e->environment = err && sp[i].env != NULL ? sp[i].env : "production";
+        e->sample_rate = err && sp[i].sample_rate > 0 ? sp[i].sample_rate : 1;
+        e->endpoint = err ? sp[i].endpoint : "/req";
+        e->user_id = err ? sp[i].user : "u-req";
+        e->severity = err ? sp[i].severity : -1;
+        snprintf(payload[i], sizeof(payload[i]), "{\"n\":%d}", num);
+        ev[i].payload = payload[i];
+        ev[i].payload_len = strlen(payload[i]);
+        if (!err) {
+            e->has_status = true;
+            e->status = 200;
+            continue;
+        }
+        e->error_code = sp[i].group == 'c' ? NULL : "E_X";
+        group_id(sp[i].group, info[i].group_id);
+        memset(info[i].fingerprint, 'f', TLM_GROUP_ID_MAX - 1);
+        info[i].fingerprint[0] = sp[i].group;
+        snprintf(titles[i], sizeof(titles[i]), "title %c", sp[i].group);
+        info[i].title = titles[i];
+        info[i].culprit = "fn (file.c)";
+        info[i].grouping_version = 1;
+        info[i].severity = sp[i].severity;
+        info[i].custom = sp[i].group == 'z';
+        ev[i].error = &info[i];
+    }
+    struct tlm__store_batch b = {.received_ms = received_ms,
+        .events = ev,
+        .n_events = total,
+        .alerts = pol};
+    b.meta.event_count = total;
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, accepted, &dups), 0);
+    free(titles);
+    free(payload);
+    free(info);
+    free(ev);
+    return b.alerts_raised;
+}
+
+static int
+group_get(
+    struct tlm__store *st, char g, int64_t now, struct tlm__group_detail *d)
+{
+    char id[TLM_GROUP_ID_MAX];
+    group_id(g, id);
+    return tlm__store_error_group_get(st, id, now, d);
+}
+
+static int
+group_status(struct tlm__store *st, char g, const char *status, int64_t now)
+{
+    char id[TLM_GROUP_ID_MAX];
+    group_id(g, id);
+    return tlm__store_error_group_set_status(st, id, status, now);
+}
+
+/* A group is made by its first batch, grows with the next, counts users,
+ * endpoints, minutes (weighted by 1/sample_rate) and tags its events;
+ * replayed ids count nothing. */
+START_TEST(store_pg_errors_group_counts)
+{
+    const int64_t t = D0 + 10 * MIN;
+    struct err_spec first[] = {{1, 'a', 1, t + MIN, "u1", "/a", 0, NULL},
+        {2, 'a', 2, t + 2 * MIN, "u2", "/a", 0, NULL},
+        {3, 'a', 1, t + 2 * MIN + 5000, "u1", "/b", 0, NULL}};
+    struct err_spec second[] = {{4, 'a', 0, t + 3 * MIN, "u3", "/b", 0.5, NULL},
+        {5, 'a', 0, t + 3 * MIN + 1, NULL, NULL, 0, NULL}};
+    struct tlm__group_detail d;
+    size_t a;
+    struct tlm__store *st = open_store();
+    insert_errors(st, first, 3, NULL, t + 4 * MIN, true, &a);
+    ck_assert_uint_eq(a, 4);
+    ck_assert_int_eq(group_get(st, 'a', t + 4 * MIN, &d), 0);
+    ck_assert_double_eq(d.group.events, 3);
+    ck_assert_double_eq(d.group.users, 2);
+    ck_assert_int_eq(d.group.max_severity, 2);
+    ck_assert_int_eq(d.group.first_seen_ms, t + MIN);
+    ck_assert_int_eq(d.group.last_seen_ms, t + 2 * MIN + 5000);
+    ck_assert_str_eq(d.group.title, "title a");
+    ck_assert_str_eq(d.group.culprit, "fn (file.c)");
+    ck_assert_str_eq(d.group.error_code, "E_X");
+    ck_assert_str_eq(d.group.status, "unresolved");
+    ck_assert_str_eq(d.group.environment, "production");
+    ck_assert_int_eq(d.group.grouping_version, 1);
+    ck_assert(!d.group.custom && !d.group.regressed);
+    ck_assert_uint_eq(d.group.n_endpoints, 2);
+    ck_assert_str_eq(d.group.endpoints[0].endpoint, "/a");
+    ck_assert_double_eq(d.group.endpoints[0].events, 2);
+    ck_assert_uint_eq(d.n_minutes, 2);
+    ck_assert_int_eq(d.minutes[0].minute_ms, t + MIN);
+    ck_assert_double_eq(d.minutes[0].events, 1);
+    ck_assert_double_eq(d.minutes[1].events, 2);
+    ck_assert_uint_eq(d.n_samples, 3);
+    ck_assert_str_eq(d.samples[0], "{\"n\":3}");
+    ck_assert_str_eq(d.samples[2], "{\"n\":1}");
+    tlm__group_detail_free(&d);
+
+    insert_errors(st, second, 2, NULL, t + 4 * MIN, false, &a);
+    ck_assert_uint_eq(a, 2);
+    insert_errors(st, second, 2, NULL, t + 4 * MIN, false, &a); /* replay */
+    ck_assert_uint_eq(a, 0);
+    insert_errors(st, first, 1, NULL, t + 4 * MIN, false, &a);
+    ck_assert_uint_eq(a, 0);
+    ck_assert_int_eq(group_get(st, 'a', t + 4 * MIN, &d), 0);
+    ck_assert_double_eq(d.group.events, 6); /* 3 + 2 + 1 */
+    ck_assert_double_eq(d.group.users, 3);
+    ck_assert_double_eq(d.group.events_24h, 6);
+    ck_assert_int_eq(d.group.max_severity, 2);
+    ck_assert_int_eq(d.group.last_seen_ms, t + 3 * MIN + 1);
+    ck_assert_str_eq(d.group.endpoints[0].endpoint, "/b"); /* 1 + 2 */
+    ck_assert_double_eq(d.group.endpoints[0].events, 3);
+    ck_assert_uint_eq(d.n_minutes, 3);
+    ck_assert_double_eq(d.minutes[2].events, 3);
+    ck_assert_uint_eq(d.n_samples, 5);
+    ck_assert_str_eq(d.samples[0], "{\"n\":5}");
+    /* Default thresholds: no level crossed (critical needs critical
+     * events, high 10 of severity >= high plus their users). */
+    ck_assert_int_eq(d.group.impact, -1);
+    tlm__group_detail_free(&d);
+    tlm__store_close(st);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE group_id ="
+                            " 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"),
+        5);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM events WHERE group_id IS NULL"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM error_group_users"), 3);
+}
+END_TEST
+
+static size_t
+count_alerts(struct tlm__store *st, int64_t to)
+{
+    struct tlm__alert_row *rows = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(
+        tlm__store_alerts_recent(st, 0, to, NULL, 100, &rows, &n), 0);
+    tlm__alert_rows_free(rows, n);
+    return n;
+}
+
+/* One alert per level crossed (events + users in the window reaching the
+ * level's threshold), again after a resolved group recurs, none while
+ * ignored; each alert queues its error.alert delivery. */
+START_TEST(store_pg_errors_alert_rule)
+{
+    const struct tlm__alert_policy pol = {
+        .thresholds = {2, 4, 100, 1000}, .window_ms = 3600000, .webhook = true};
+    const struct tlm__alert_policy never
+        = {.thresholds = {1e9, 1e9, 1e9, 1e9}, .window_ms = 3600000};
+    const int64_t t = D0 + 10 * MIN;
+    struct err_spec e1[] = {{1, 'a', 0, t, "u1", "/a", 0, NULL}};
+    struct err_spec e2[] = {{2, 'a', 0, t + 1, "u1", "/a", 0, NULL}};
+    struct err_spec e3[] = {{3, 'a', 1, t + 2, "u2", "/a", 0, NULL}};
+    struct err_spec e4[] = {{4, 'a', 1, t + 3, "u2", "/a", 0, NULL},
+        {5, 'a', 1, t + 4, "u3", "/a", 0, NULL}};
+    struct err_spec e5[] = {{6, 'a', 0, t + 10 * MIN, "u1", "/a", 0, NULL}};
+    struct tlm__group_detail d;
+    size_t a;
+    struct tlm__store *st = open_store();
+    ck_assert_uint_eq(insert_errors(st, e1, 1, &pol, t, false, &a), 1);
+    ck_assert_uint_eq(insert_errors(st, e2, 1, &pol, t, false, &a), 0);
+    ck_assert_uint_eq(insert_errors(st, e3, 1, &pol, t, false, &a), 0);
+    ck_assert_uint_eq(insert_errors(st, e3, 1, &pol, t, false, &a), 0);
+    ck_assert_uint_eq(insert_errors(st, e4, 2, &pol, t, false, &a), 1);
+    ck_assert_uint_eq(insert_errors(st, e4, 2, &pol, t, false, &a), 0);
+    ck_assert_int_eq(group_get(st, 'a', t, &d), 0);
+    ck_assert_int_eq(d.group.impact, 1);
+    ck_assert_uint_eq(d.n_alerts, 2);
+    ck_assert_int_eq(d.alerts[0].level, 1);
+    ck_assert_double_eq(d.alerts[0].events, 3); /* severity >= medium */
+    ck_assert_double_eq(d.alerts[0].users, 2);
+    ck_assert_int_eq(d.alerts[0].window_ms, 3600000);
+    ck_assert_int_eq(d.alerts[0].created_ms, t);
+    ck_assert_int_eq(d.alerts[1].level, 0);
+    ck_assert_double_eq(d.alerts[1].events, 1);
+    ck_assert_double_eq(d.alerts[1].users, 1);
+    ck_assert_uint_eq(strlen(d.alerts[0].delivery_id), 36);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+        "SELECT count(*) FROM outbox WHERE id = '%s' AND type ="
+        " 'error.alert' AND body::json->>'impact' = 'medium'"
+        " AND body::json->'group'->>'title' = 'title a'"
+        " AND (body::json->>'events_in_window')::float8 = 3"
+        " AND (body::json->>'window_minutes')::int = 60"
+        " AND body::json->'group'->>'regressed' = 'false'",
+        d.alerts[0].delivery_id);
+    tlm__group_detail_free(&d);
+    ck_assert_int_eq(scalar(sql), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM outbox"), 2);
+
+    /* Resolved, then an event older than the resolution: still resolved;
+     * a newer one reopens it and alerts at its level again. */
+    ck_assert_int_eq(group_status(st, 'a', "resolved", t + 5 * MIN), 0);
+    struct err_spec old[] = {{7, 'a', 0, t + 5, "u1", "/a", 0, NULL}};
+    ck_assert_uint_eq(
+        insert_errors(st, old, 1, &pol, t + 6 * MIN, false, &a), 0);
+    ck_assert_int_eq(group_get(st, 'a', t + 6 * MIN, &d), 0);
+    ck_assert_str_eq(d.group.status, "resolved");
+    ck_assert_int_eq(d.group.resolved_ms, t + 5 * MIN);
+    tlm__group_detail_free(&d);
+    ck_assert_uint_eq(
+        insert_errors(st, e5, 1, &pol, t + 10 * MIN, false, &a), 1);
+    ck_assert_int_eq(group_get(st, 'a', t + 10 * MIN, &d), 0);
+    ck_assert_str_eq(d.group.status, "unresolved");
+    ck_assert(d.group.regressed);
+    ck_assert_uint_eq(d.n_alerts, 3);
+    ck_assert_int_eq(d.alerts[0].level, 1);
+    tlm__group_detail_free(&d);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE"
+                            " body::json->'group'->>'regressed' = 'true'"),
+        1);
+
+    /* An ignored group crosses levels without alerting. */
+    struct err_spec b1[] = {{20, 'b', 3, t, "u1", "/b", 0, NULL}};
+    struct err_spec b2[] = {{21, 'b', 3, t + 1, "u2", "/b", 0, NULL}};
+    ck_assert_uint_eq(insert_errors(st, b1, 1, &never, t, false, &a), 0);
+    ck_assert_int_eq(group_status(st, 'b', "ignored", t), 0);
+    ck_assert_uint_eq(insert_errors(st, b2, 1, &pol, t, false, &a), 0);
+    ck_assert_int_eq(group_get(st, 'b', t, &d), 0);
+    ck_assert_str_eq(d.group.status, "ignored");
+    ck_assert_int_eq(d.group.impact, 1);
+    ck_assert_uint_eq(d.n_alerts, 0);
+    tlm__group_detail_free(&d);
+    ck_assert_uint_eq(count_alerts(st, t + DAY), 3);
+
+    /* Unknown groups. */
+    ck_assert_int_eq(group_status(st, 'q', "resolved", t), TLM_FR_NOT_FOUND);
+    ck_assert_int_eq(group_get(st, 'q', t, &d), TLM_FR_NOT_FOUND);
+    tlm__store_close(st);
+}
+END_TEST
+
+/* Ids of a listing, as letters ("abc"). */
+static void
+list_letters(struct tlm__store *st, const struct tlm__group_query *q, char *out,
+    size_t size, bool *more)
+{
+    struct tlm__error_group *rows = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(tlm__store_error_groups_list(st, q, &rows, &n, more), 0);
+    ck_assert_uint_lt(n, size);
+    for (size_t i = 0; i < n; i++)
+        out[i] = rows[i].id[0];
+    out[n] = '\0';
+    tlm__error_groups_free(rows, n);
+}
+
+START_TEST(store_pg_errors_list_sorts_filters_pages)
+{
+    const int64_t t = D0 + DAY;
+    /* a: 4 low events, old; b: 2 critical; c: 1 high, newest, /c;
+     * d: 3 events in staging; e: ignored. */
+    struct err_spec sp[] = {{1, 'a', 0, t - 20 * MIN, "u1", "/a", 0, NULL},
+        {2, 'a', 0, t - 20 * MIN, "u1", "/a", 0, NULL},
+        {3, 'a', 0, t - 20 * MIN, "u1", "/a", 0, NULL},
+        {4, 'a', 0, t - 20 * MIN, "u1", "/x", 0, NULL},
+        {5, 'b', 3, t - 10 * MIN, "u2", "/b", 0, NULL},
+        {6, 'b', 3, t - 10 * MIN, "u2", "/b", 0, NULL},
+        {7, 'c', 2, t - MIN, "u3", "/c", 0, NULL},
+        {8, 'd', 0, t - 5 * MIN, "u4", "/x", 0, "staging"},
+        {9, 'd', 0, t - 5 * MIN, "u4", "/x", 0, "staging"},
+        {10, 'd', 0, t - 5 * MIN, "u4", "/x", 0, "staging"},
+        {11, 'e', 3, t - 2 * MIN, "u5", "/a", 0, NULL}};
+    const struct tlm__alert_policy pol
+        = {.thresholds = {3, 1e9, 1e9, 3}, .window_ms = 3600000};
+    struct tlm__group_query q = {.impact = -1,
+        .limit = 10,
+        .now_ms = t,
+        .sort = TLM_GROUP_SORT_PRIORITY};
+    char got[16];
+    bool more = false;
+    size_t a;
+    struct tlm__store *st = open_store();
+    insert_errors(st, sp, 11, &pol, t, false, &a);
+    ck_assert_int_eq(group_status(st, 'e', "ignored", t), 0);
+    /* priority: (max(impact, max_severity) + 1) x events in 24 hours:
+     * b 4 x 2 (critical: 2 events + 1 user >= 3), a 1 x 4, then c 3 x 1
+     * and d 1 x 3 by id. */
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "bacd");
+    ck_assert(!more);
+    q.sort = TLM_GROUP_SORT_RECENT;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "cdba");
+    q.sort = TLM_GROUP_SORT_EVENTS;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "adbc");
+    q.environment = "staging";
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "d");
+    q.environment = NULL;
+    q.endpoint = "/x";
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "ad");
+    q.endpoint = NULL;
+    q.impact = 3;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "b");
+    q.impact = 0;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "ad"); /* 4 + 1, 3 + 1 >= 3; c, e: 1 + 1 */
+    q.impact = -1;
+    q.status = "ignored";
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "e");
+    q.status = NULL;
+    /* Pages of 2 by offset. */
+    q.limit = 2;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "ad");
+    ck_assert(more);
+    q.offset = 2;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "bc");
+    ck_assert(!more);
+    q.offset = 4;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "");
+    /* Events older than a day leave the priority, not the totals. */
+    q.offset = 0;
+    q.limit = 10;
+    q.sort = TLM_GROUP_SORT_PRIORITY;
+    q.now_ms = t + DAY;
+    list_letters(st, &q, got, sizeof(got), &more);
+    ck_assert_str_eq(got, "abcd"); /* all 0: by id */
+    /* Alerts: a low, b critical, d low (in the batch's order), newest
+     * first. */
+    struct tlm__alert_row *rows = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(
+        tlm__store_alerts_recent(st, t, t + 1, NULL, 10, &rows, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(rows[0].group_id[0], 'd');
+    ck_assert_int_eq(rows[1].group_id[0], 'b');
+    ck_assert_int_eq(rows[2].group_id[0], 'a');
+    ck_assert_str_eq(rows[0].title, "title d");
+    ck_assert_str_eq(rows[0].environment, "staging");
+    ck_assert_int_eq(rows[1].alert.level, 3);
+    ck_assert_int_eq(rows[2].alert.level, 0);
+    ck_assert_str_eq(rows[1].alert.delivery_id, "");
+    tlm__alert_rows_free(rows, n);
+    ck_assert_int_eq(
+        tlm__store_alerts_recent(st, t, t + 1, "staging", 10, &rows, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    tlm__alert_rows_free(rows, n);
+    ck_assert_int_eq(
+        tlm__store_alerts_recent(st, t, t + 1, NULL, 2, &rows, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    tlm__alert_rows_free(rows, n);
+    ck_assert_int_eq(
+        tlm__store_alerts_recent(st, t + 1, t + 2, NULL, 10, &rows, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    tlm__alert_rows_free(rows, n);
+    tlm__store_close(st);
+}
+END_TEST
+
+/* A pseudo-random run of error batches (replays, resolutions, ignores,
+ * sample rates) and every read, as text. */
+static void
+errors_scenario(struct tlm__store *st, char *out, size_t size)
+{
+    size_t used = 0;
+#define SAY(...) used += (size_t)snprintf(out + used, size - used, __VA_ARGS__)
+    static const char *const users[] = {"u1", "u2", "u3", "u4", NULL};
+    static const char *const eps[] = {"/a", "/b", "/c", NULL};
+    const struct tlm__alert_policy pol = {
+        .thresholds = {4, 9, 15, 25}, .window_ms = 20 * MIN, .webhook = true};
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    int64_t now = D0 + DAY;
+    int num = 1;
+    struct err_spec sp[12];
+    size_t n = 0;
+    for (int batch = 0; batch < 30; batch++) {
+        size_t a;
+        now += MIN + (int64_t)(next_rand(&seed) % (3 * MIN));
+        /* Every seventh batch resends the one before (same ids and
+         * timestamps: duplicates on either backend). */
+        if (batch % 7 != 6)
+            n = 1 + next_rand(&seed) % 12;
+        for (size_t i = 0; i < n && batch % 7 != 6; i++) {
+            uint64_t x = next_rand(&seed);
+            sp[i] = (struct err_spec) {num++, "abcdez"[x % 6],
+                (int)((x >> 8) % 4),
+                now - (int64_t)((x >> 16) % (10 * MIN)) - (int)i,
+                users[(x >> 32) % 5], eps[(x >> 40) % 4],
+                (x >> 48) % 5 == 0 ? 0.25 : 1,
+                (x >> 52) % 6 == 0 ? "staging" : NULL};
+        }
+        size_t raised = insert_errors(st, sp, n, &pol, now, batch % 4 == 0, &a);
+        SAY("batch %d: %zu accepted, %zu alerts\n", batch, a, raised);
+        if (batch % 9 == 4)
+            SAY("resolve %d\n",
+                group_status(st, "abcdez"[batch % 6], "resolved", now));
+        if (batch == 13)
+            SAY("ignore %d\n", group_status(st, 'd', "ignored", now));
+        if (batch == 22)
+            SAY("reopen %d\n", group_status(st, 'd', "unresolved", now));
+    }
+    for (int sort = 0; sort < 3; sort++) {
+        struct tlm__group_query q
+            = {.impact = -1, .limit = 4, .now_ms = now, .sort = sort};
+        bool more = true;
+        while (more) {
+            struct tlm__error_group *rows = NULL;
+            size_t n = 0;
+            more = false;
+            ck_assert_int_eq(
+                tlm__store_error_groups_list(st, &q, &rows, &n, &more), 0);
+            for (size_t i = 0; i < n; i++) {
+                const struct tlm__error_group *g = &rows[i];
+                SAY("%d %c %s %s %s %s %d %d %d %d %.6g %.6g %.6g %.6g %lld"
+                    " %lld %lld:",
+                    sort, g->id[0], g->environment, g->status, g->title,
+                    g->error_code != NULL ? g->error_code : "-", g->impact,
+                    g->max_severity, g->custom, g->regressed, g->events,
+                    g->events_24h, g->users, g->priority,
+                    (long long)g->first_seen_ms, (long long)g->last_seen_ms,
+                    (long long)g->resolved_ms);
+                for (size_t k = 0; k < g->n_endpoints; k++)
+                    SAY(" %s=%.6g", g->endpoints[k].endpoint,
+                        g->endpoints[k].events);
+                SAY("\n");
+            }
+            tlm__error_groups_free(rows, n);
+            q.offset += 4;
+        }
+    }
+    for (const char *g = "abcdez"; *g != '\0'; g++) {
+        struct tlm__group_detail d;
+        ck_assert_int_eq(group_get(st, *g, now, &d), 0);
+        SAY("group %c:", *g);
+        for (size_t i = 0; i < d.n_minutes; i++)
+            SAY(" %lld=%.6g", (long long)(d.minutes[i].minute_ms - D0),
+                d.minutes[i].events);
+        SAY("\n samples:");
+        for (size_t i = 0; i < d.n_samples; i++)
+            SAY(" %s", d.samples[i]);
+        SAY("\n alerts:");
+        for (size_t i = 0; i < d.n_alerts; i++)
+            SAY(" %d/%.6g/%.6g/%lld/%d", d.alerts[i].level, d.alerts[i].events,
+                d.alerts[i].users, (long long)d.alerts[i].created_ms,
+                d.alerts[i].delivery_id[0] != '\0');
+        SAY("\n");
+        tlm__group_detail_free(&d);
+    }
+    struct tlm__alert_row *rows = NULL;
+    size_t n_rows = 0;
+    ck_assert_int_eq(tlm__store_alerts_recent(
+                         st, D0, now + 1, "production", 30, &rows, &n_rows),
+        0);
+    for (size_t i = 0; i < n_rows; i++)
+        SAY("alert %c %s %d\n", rows[i].group_id[0], rows[i].title,
+            rows[i].alert.level);
+    tlm__alert_rows_free(rows, n_rows);
+#undef SAY
+    ck_assert_uint_lt(used, size);
+}
+
+START_TEST(store_pg_errors_match_sqlite)
+{
+    enum { SIZE = 64 * 1024 };
+    char path[160];
+    char *x = malloc(SIZE), *y = malloc(SIZE);
+    snprintf(path, sizeof(path), "sqlite:%s/t.db", sqlite_dir);
+    struct tlm__store *pg = open_store(), *lite = open_url(path);
+    errors_scenario(pg, x, SIZE);
+    errors_scenario(lite, y, SIZE);
+    if (strcmp(x, y) != 0) {
+        const char *a = x, *b = y;
+        while (*a != '\0' && *a == *b) {
+            a++;
+            b++;
+        }
+        while (a > x && a[-1] != '\n') {
+            a--;
+            b--;
+        }
+        ck_abort_msg(
+            "postgresql and sqlite differ at:\n%.300s\nvs\n%.300s", a, b);
+    }
+    /* The run raised alerts, resolved, regressed and replayed. */
+    ck_assert_ptr_nonnull(strstr(x, "alert "));
+    ck_assert_ptr_nonnull(strstr(x, "resolve 0\n"));
+    ck_assert_ptr_nonnull(strstr(x, " 0 accepted"));
+    free(x);
+    free(y);
+    tlm__store_close(pg);
+    tlm__store_close(lite);
+}
+END_TEST
+
+struct err_writer {
+    struct tlm__store *st;
+    int thread;
+    size_t alerts;
+};
+
+#define ERR_BATCHES 20
+
+/* Each batch names the five groups in an order of its own, one event
+ * each, same user: a group's events + users grow by one per batch. */
+static void *
+write_errors(void *arg)
+{
+    struct err_writer *w = arg;
+    const struct tlm__alert_policy pol
+        = {.thresholds = {3, 11, 31, 1e9}, .window_ms = DAY};
+    for (int b = 0; b < ERR_BATCHES; b++) {
+        struct err_spec sp[5];
+        size_t a;
+        for (int i = 0; i < 5; i++) {
+            int k = (w->thread == 0 ? i : 4 - i + b) % 5;
+            sp[i] = (struct err_spec) {10000 * (w->thread + 1) + 10 * b + i,
+                "abcde"[k], 3, D0 + b, "u1", "/a", 0, NULL};
+        }
+        w->alerts += insert_errors(w->st, sp, 5, &pol, D0 + DAY / 2, false, &a);
+    }
+    return NULL;
+}
+
+/* Two servers writing the same groups in opposite orders: no deadlock,
+ * every event counted, each level alerted exactly once per group. */
+START_TEST(store_pg_errors_two_servers)
+{
+    struct err_writer w[2] = {{open_store(), 0, 0}, {open_store(), 1, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, write_errors, &w[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_uint_eq(w[0].alerts + w[1].alerts, 5 * 3);
+    for (const char *g = "abcde"; *g != '\0'; g++) {
+        struct tlm__group_detail d;
+        ck_assert_int_eq(group_get(w[0].st, *g, D0 + DAY / 2, &d), 0);
+        ck_assert_double_eq(d.group.events, 2 * ERR_BATCHES);
+        ck_assert_int_eq(d.group.impact, 2);
+        ck_assert_uint_eq(d.n_alerts, 3);
+        ck_assert_int_eq(d.alerts[0].level, 2);
+        ck_assert_int_eq(d.alerts[2].level, 0);
+        tlm__group_detail_free(&d);
+    }
+    tlm__store_close(w[0].st);
+    tlm__store_close(w[1].st);
+}
+END_TEST
+
 static Suite *
 store_pg_suite(void)
 {
@@ -1848,6 +2438,15 @@ store_pg_suite(void)
     tcase_add_test(fb, store_pg_feedback_matches_sqlite);
     tcase_add_test(fb, store_pg_fr_concurrent_votes);
     suite_add_tcase(s, fb);
+    TCase *er = tcase_create("store_pg_errors");
+    tcase_add_checked_fixture(er, setup, teardown);
+    tcase_set_timeout(er, 60);
+    tcase_add_test(er, store_pg_errors_group_counts);
+    tcase_add_test(er, store_pg_errors_alert_rule);
+    tcase_add_test(er, store_pg_errors_list_sorts_filters_pages);
+    tcase_add_test(er, store_pg_errors_match_sqlite);
+    tcase_add_test(er, store_pg_errors_two_servers);
+    suite_add_tcase(s, er);
     return s;
 }
 
