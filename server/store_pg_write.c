@@ -667,6 +667,16 @@ op_purge(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
         c->pg, "DELETE FROM batches WHERE received_ms < $1", &p, false);
     if (!tlm__pg_expect(st, c, r, PGRES_COMMAND_OK, err, n))
         goto out;
+    /* Error groups keep their totals; their minute counts and users go
+     * with the events they came from. */
+    r = tlm__pg_exec(
+        c->pg, "DELETE FROM error_group_minutes WHERE minute < $1", &p, false);
+    if (!tlm__pg_expect(st, c, r, PGRES_COMMAND_OK, err, n))
+        goto out;
+    r = tlm__pg_exec(c->pg,
+        "DELETE FROM error_group_users WHERE last_seen_ms < $1", &p, false);
+    if (!tlm__pg_expect(st, c, r, PGRES_COMMAND_OK, err, n))
+        goto out;
     rc = 0;
 out:
     free(days);

@@ -233,10 +233,16 @@ tlm__sqlite_purge(struct tlm__store *base, int64_t before_ms, uint64_t *removed)
         st->wdb, "DELETE FROM bad_rows WHERE received_ms < ?1", before_ms, 0);
     int64_t b = run2(
         st->wdb, "DELETE FROM batches WHERE received_ms < ?1", before_ms, 0);
-    if (a < 0 || b < 0)
+    /* Error groups keep their totals; their minute counts and users go
+     * with the events they came from. */
+    int64_t m = run2(st->wdb,
+        "DELETE FROM error_group_minutes WHERE minute < ?1", before_ms, 0);
+    int64_t u = run2(st->wdb,
+        "DELETE FROM error_group_users WHERE last_seen_ms < ?1", before_ms, 0);
+    if (a < 0 || b < 0 || m < 0 || u < 0)
         log_error(st->wdb, "purge");
     pthread_mutex_unlock(&st->wlock);
-    return a < 0 || b < 0 ? -1 : 0;
+    return a < 0 || b < 0 || m < 0 || u < 0 ? -1 : 0;
 }
 
 int

@@ -605,6 +605,59 @@ START_TEST(store_purge_removes_only_old_events)
 }
 END_TEST
 
+/* Error groups: an error event updates its group in the batch's
+ * transaction (a replay does not), and a purge takes its minute counts and
+ * users with the old events while the group keeps its totals. */
+START_TEST(store_error_groups_follow_events_and_purge)
+{
+    const int64_t day = 24LL * 3600 * 1000;
+    struct tlm__error_info info = {
+        .group_id = "00112233445566778899aabbccddeeff",
+        .fingerprint = "ffeeddccbbaa99887766554433221100",
+        .title = "E: boom",
+        .culprit = "f (a.c)",
+        .grouping_version = 1,
+        .severity = 3,
+    };
+    struct tlm__store_event ev[2];
+    size_t acc = 0, dup = 0;
+    uint64_t removed = 0;
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < 2; i++) {
+        struct tlm__event *e = &ev[i].ev;
+        snprintf(e->id, sizeof(e->id), "0190b000-0000-7000-8000-%012d", i + 1);
+        e->type = TLM_EVENT_ERROR;
+        e->ts_ms = i == 0 ? day : 3 * day;
+        e->environment = "production";
+        e->sample_rate = 1;
+        e->endpoint = "GET /x";
+        e->user_id = i == 0 ? "u1" : "u2";
+        e->error_message = "boom";
+        ev[i].payload = "{\"type\":\"error\"}";
+        ev[i].payload_len = strlen(ev[i].payload);
+        ev[i].error = &info;
+    }
+    struct tlm__store *st = open_store();
+    struct tlm__store_batch b
+        = {.received_ms = 3 * day, .events = ev, .n_events = 2};
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, &acc, &dup), 0);
+    ck_assert_uint_eq(b.alerts_raised, 1); /* critical: at once */
+    ev[0].duplicate = ev[1].duplicate = false;
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, &acc, &dup), 0);
+    ck_assert_uint_eq(dup, 2);
+    ck_assert_uint_eq(b.alerts_raised, 0);
+    ck_assert_int_eq(tlm__store_purge(st, 2 * day, &removed), 0);
+    tlm__store_close(st);
+    ck_assert_int_eq(
+        scalar("SELECT CAST(events AS INTEGER) FROM error_groups"), 2);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM error_group_minutes"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM error_group_users"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM error_alerts"), 1);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM events WHERE group_id IS NOT NULL"), 1);
+}
+END_TEST
+
 /* The batch header records which key sent it. */
 START_TEST(store_batch_records_key_id)
 {
@@ -729,6 +782,7 @@ suite(void)
     tcase_add_test(tc, store_purge_removes_only_old_events);
     tcase_add_test(tc, store_batch_records_key_id);
     tcase_add_test(tc, store_outbox_leases_and_logs_attempts);
+    tcase_add_test(tc, store_error_groups_follow_events_and_purge);
     suite_add_tcase(s, tc);
     return s;
 }
