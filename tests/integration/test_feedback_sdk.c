@@ -612,6 +612,37 @@ START_TEST(feedback_sdk_wait_from_callback_refused)
 }
 END_TEST
 
+/* Sampling applies to request events only: with a rate of 0.0001 every
+ * feedback still arrives. */
+START_TEST(feedback_sdk_never_sampled_out)
+{
+    tlm_test_server srv;
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+    char content[64];
+    ck_assert_int_eq(tlm_test_server_start(&srv, NULL), 0);
+    ck_assert_int_eq(tlm_options_set_endpoint(o, srv.url), 0);
+    ck_assert_int_eq(tlm_options_set_api_key(o, TLM_TEST_API_KEY), 0);
+    ck_assert_int_eq(tlm_options_set_sampling_rate(o, 0.0001), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    for (int i = 0; i < 20; i++) {
+        tlm_feedback f = TLM_FEEDBACK_INIT;
+        tlm_reply r;
+        tlm_reply_init(&r);
+        snprintf(content, sizeof(content), "sampled? no [sample-%02d]", i);
+        f.type = TLM_FEEDBACK_GENERAL;
+        f.content = content;
+        ck_assert_int_eq(tlm_feedback_submit_wait(c, &f, 30000, &r), 0);
+        ck_assert_int_eq(r.status, 201);
+        tlm_reply_free(&r);
+    }
+    tlm_client_free(c);
+    ck_assert_int_eq(stored_with(&srv, "[sample-", NULL), 20);
+    tlm_test_server_stop(&srv);
+}
+END_TEST
+
 START_TEST(feedback_sdk_debug_prints_instead)
 {
     tlm_test_server srv;
@@ -921,6 +952,7 @@ feedback_sdk_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, feedback_sdk_async_callback);
+    tcase_add_test(tc, feedback_sdk_never_sampled_out);
     tcase_add_test(tc, feedback_sdk_blocking_issue_and_get);
     tcase_add_test(tc, feedback_sdk_validation_rejected);
     tcase_add_test(tc, feedback_sdk_offline_spool_exactly_once);
