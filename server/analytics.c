@@ -183,6 +183,56 @@ errors_json(struct tlm__store *st, const struct tlm__dash_query *q)
 }
 
 static cJSON *
+sequences_json(const struct tlm__workflow_seq *s, size_t n, int len, bool p)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *steps = cJSON_AddArrayToObject(o, "sequence");
+        for (int k = 0; k < len; k++)
+            cJSON_AddItemToArray(steps,
+                cJSON_CreateString(s[i].step[k] != NULL ? s[i].step[k] : ""));
+        cJSON_AddNumberToObject(o, "count", s[i].count);
+        if (p)
+            cJSON_AddNumberToObject(
+                o, "probability", round(s[i].probability * 10000) / 10000);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+/* Sessions (30 minutes of silence end one) and the most frequent endpoint
+ * pairs (with the transition probability) and triples, over the whole
+ * days the range touches; null when the store cannot answer. */
+static cJSON *
+workflows_json(struct tlm__store *st, const struct tlm__dash_query *q)
+{
+    struct tlm__workflow_result w;
+    if (tlm__store_workflows(st, q->from_ms, q->to_ms, q->environment, &w) != 0)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sessions", w.sessions);
+    cJSON_AddItemToObject(
+        o, "sequences2", sequences_json(w.pairs, w.n_pairs, 2, false));
+    cJSON_AddItemToObject(
+        o, "sequences3", sequences_json(w.triples, w.n_triples, 3, false));
+    cJSON *t = sequences_json(w.pairs, w.n_pairs, 2, true);
+    cJSON *e;
+    cJSON_ArrayForEach(e, t)
+    {
+        cJSON *seq = cJSON_DetachItemFromObject(e, "sequence");
+        cJSON_AddItemToObject(
+            e, "from", cJSON_Duplicate(cJSON_GetArrayItem(seq, 0), true));
+        cJSON_AddItemToObject(
+            e, "to", cJSON_Duplicate(cJSON_GetArrayItem(seq, 1), true));
+        cJSON_Delete(seq);
+    }
+    cJSON_AddItemToObject(o, "transitions", t);
+    tlm__workflow_result_free(&w);
+    return o;
+}
+
+static cJSON *
 requests_json(const struct tlm__feedback_summary *f)
 {
     cJSON *o = cJSON_CreateObject();
@@ -324,6 +374,9 @@ render(struct tlm__store *st, const struct tlm__dash_query *q,
     }
     part = errors_json(st, q);
     if (part == NULL || !cJSON_AddItemToObject(root, "errors", part))
+        goto fail;
+    part = workflows_json(st, q);
+    if (part == NULL || !cJSON_AddItemToObject(root, "workflows", part))
         goto fail;
     part = sdk_json(r);
     if (part == NULL || !cJSON_AddItemToObject(root, "sdk", part))

@@ -7,6 +7,7 @@
 #include "event.h"
 #include "store_errors.h"
 #include "store_feedback.h"
+#include "store_workflow.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -218,6 +219,11 @@ struct tlm__store_ops {
     int (*alerts_recent)(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
         const char *environment, size_t limit, struct tlm__alert_row **rows,
         size_t *n);
+
+    /* Common workflows over the whole UTC days the range touches
+     * (store_workflow.h). */
+    int (*workflows)(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
+        const char *environment, struct tlm__workflow_result *out);
     void (*close)(struct tlm__store *st);
 };
 
@@ -302,6 +308,9 @@ int tlm__store_error_group_set_status(
 int tlm__store_alerts_recent(struct tlm__store *st, int64_t from_ms,
     int64_t to_ms, const char *environment, size_t limit,
     struct tlm__alert_row **rows, size_t *n);
+
+int tlm__store_workflows(struct tlm__store *st, int64_t from_ms,
+    int64_t to_ms, const char *environment, struct tlm__workflow_result *out);
 
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);

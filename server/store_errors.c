@@ -101,6 +101,14 @@ tlm__store_error_group_set_status(
 }
 
 int
+tlm__store_workflows(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
+    const char *environment, struct tlm__workflow_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    return CALL(workflows, from_ms, to_ms, environment, out);
+}
+
+int
 tlm__store_alerts_recent(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
     const char *environment, size_t limit, struct tlm__alert_row **rows,
     size_t *n)

@@ -234,6 +234,23 @@ static const char *const migrations[] = {
      " delivery_id text);"
      "CREATE INDEX error_alerts_created ON error_alerts (created_ms);"
      "CREATE INDEX error_alerts_group ON error_alerts (group_id, seq);"),
+    /* 4: common workflows (SQLite's step 7). */
+    ("CREATE TABLE user_paths ("
+     " environment text NOT NULL,"
+     " user_id text NOT NULL,"
+     " prev text,"
+     " last text,"
+     " last_ts_ms bigint NOT NULL,"
+     " PRIMARY KEY (environment, user_id));"
+     "CREATE TABLE workflow_counts ("
+     " day_ms bigint NOT NULL,"
+     " environment text NOT NULL,"
+     " kind integer NOT NULL,"
+     " a text NOT NULL,"
+     " b text NOT NULL,"
+     " c text NOT NULL,"
+     " count double precision NOT NULL,"
+     " PRIMARY KEY (day_ms, environment, kind, a, b, c));"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -928,6 +945,7 @@ static const struct tlm__store_ops pg_ops = {
     .error_group_get = tlm__pg_error_group_get,
     .error_group_set_status = tlm__pg_error_group_set_status,
     .alerts_recent = tlm__pg_alerts_recent,
+    .workflows = tlm__pg_workflows,
     .close = pg_close,
 };
 

@@ -205,6 +205,12 @@ int tlm__pg_fr_comment_list(struct tlm__store *base, const char *request_id,
 /* Error side (store_pg_errors.c): the groups of b's non-duplicate error
  * events and the alert rule, inside the batch's open transaction on c;
  * sets b->alerts_raised. Returns 0, or -1 with err set. */
+/* Common workflows (store_pg_workflow.c); apply runs in the batch's
+ * transaction. */
+int tlm__pg_workflow_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__store_batch *b, char *err, size_t n);
+int tlm__pg_workflows(struct tlm__store *base, int64_t from_ms, int64_t to_ms,
+    const char *environment, struct tlm__workflow_result *out);
 int tlm__pg_errors_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
     struct tlm__store_batch *b, char *err, size_t n);
 int tlm__pg_error_groups_list(struct tlm__store *base,

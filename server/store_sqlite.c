@@ -235,6 +235,24 @@ static const char *const migrations[] = {
      " delivery_id TEXT);"
      "CREATE INDEX error_alerts_created ON error_alerts(created_ms);"
      "CREATE INDEX error_alerts_group ON error_alerts(group_id, seq);"),
+    /* 7: common workflows: each user's last two endpoints, and sessions,
+     * endpoint pairs and triples counted per day. */
+    ("CREATE TABLE user_paths ("
+     " environment TEXT NOT NULL,"
+     " user_id TEXT NOT NULL,"
+     " prev TEXT,"
+     " last TEXT,"
+     " last_ts_ms INTEGER NOT NULL,"
+     " PRIMARY KEY(environment, user_id)) WITHOUT ROWID;"
+     "CREATE TABLE workflow_counts ("
+     " day_ms INTEGER NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " kind INTEGER NOT NULL,"
+     " a TEXT NOT NULL,"
+     " b TEXT NOT NULL,"
+     " c TEXT NOT NULL,"
+     " count REAL NOT NULL,"
+     " PRIMARY KEY(day_ms, environment, kind, a, b, c)) WITHOUT ROWID;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -607,6 +625,7 @@ static const struct tlm__store_ops sqlite_ops = {
     .error_group_get = tlm__sqlite_error_group_get,
     .error_group_set_status = tlm__sqlite_error_group_set_status,
     .alerts_recent = tlm__sqlite_alerts_recent,
+    .workflows = tlm__sqlite_workflows,
     .close = sqlite_close,
 };
 
@@ -835,7 +854,9 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
         if (insert_bad(st->ins_bad, b, &b->bad[i]) != 0)
             return -1;
     }
-    return tlm__sqlite_errors_apply(st->wdb, b);
+    if (tlm__sqlite_errors_apply(st->wdb, b) != 0)
+        return -1;
+    return tlm__sqlite_workflow_apply(st->wdb, b);
 }
 
 static int

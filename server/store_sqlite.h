@@ -111,6 +111,12 @@ int tlm__sqlite_alerts_recent(struct tlm__store *base, int64_t from_ms,
     int64_t to_ms, const char *environment, size_t limit,
     struct tlm__alert_row **rows, size_t *n);
 
+/* store_sqlite_workflow.c: common workflows; apply runs inside a batch's
+ * write transaction. */
+int tlm__sqlite_workflow_apply(sqlite3 *db, const struct tlm__store_batch *b);
+int tlm__sqlite_workflows(struct tlm__store *base, int64_t from_ms,
+    int64_t to_ms, const char *environment, struct tlm__workflow_result *out);
+
 /* store_sqlite_fr.c: feature requests. */
 int tlm__sqlite_fr_insert(struct tlm__store *base, const struct tlm__fr *r,
     const char *idem_key, char existing_id[TLM_FB_ID_MAX]);

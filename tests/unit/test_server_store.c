@@ -105,7 +105,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 6);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 7);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -130,7 +130,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 6);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 7);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -497,7 +497,7 @@ START_TEST(store_migrates_version_1_in_place)
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 6);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 7);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
@@ -658,6 +658,77 @@ START_TEST(store_error_groups_follow_events_and_purge)
 }
 END_TEST
 
+/* Common workflows: sessions split by 30 minutes of silence, pairs and
+ * triples counted per user path, the path carried across batches, and a
+ * replayed batch counted once. */
+static void
+walk_batch(struct tlm__store *st, const char *const *users,
+    const char *const *endpoints, const int64_t *ts, size_t n, int first)
+{
+    struct tlm__store_event *ev = calloc(n, sizeof(*ev));
+    size_t acc = 0, dup = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct tlm__event *e = &ev[i].ev;
+        snprintf(e->id, sizeof(e->id), "0190c000-0000-7000-8000-%012d",
+            first + (int)i);
+        e->type = TLM_EVENT_REQUEST;
+        e->ts_ms = ts[i];
+        e->environment = "production";
+        e->sample_rate = 1;
+        e->endpoint = endpoints[i];
+        e->user_id = users[i];
+        e->has_status = true;
+        e->status = 200;
+        ev[i].payload = "{}";
+        ev[i].payload_len = 2;
+    }
+    struct tlm__store_batch b
+        = {.received_ms = ts[n - 1], .events = ev, .n_events = n};
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, &acc, &dup), 0);
+    free(ev);
+}
+
+START_TEST(store_workflows_sessions_and_sequences)
+{
+    const int64_t t0 = 1796428800000LL; /* a UTC midnight */
+    const int64_t m = 60000;
+    const char *const users[] = {"A", "A", "A", "B", "A", "A", "B"};
+    const char *const eps[] = {"/a", "/b", "/c", "/a", "/a", "/b", "/b"};
+    const int64_t ts[] = {t0, t0 + m, t0 + 2 * m, t0 + 3 * m, t0 + 40 * m,
+        t0 + 41 * m, t0 + 4 * m};
+    struct tlm__store *st = open_store();
+    struct tlm__workflow_result w;
+    walk_batch(st, users, eps, ts, 7, 1);
+    walk_batch(st, users, eps, ts, 7, 1); /* a replay: all duplicates */
+    /* The next batch continues A's open session: b -> c, a -> b -> c. */
+    const char *const u2[] = {"A"};
+    const char *const e2[] = {"/c"};
+    const int64_t t2[] = {t0 + 42 * m};
+    walk_batch(st, u2, e2, t2, 1, 100);
+    ck_assert_int_eq(tlm__store_workflows(st, t0, t0 + 3600000, NULL, &w), 0);
+    ck_assert(w.sessions == 3); /* A twice, B once */
+    ck_assert_uint_ge(w.n_pairs, 2);
+    ck_assert_str_eq(w.pairs[0].step[0], "/a");
+    ck_assert_str_eq(w.pairs[0].step[1], "/b");
+    ck_assert(w.pairs[0].count == 3); /* A, A again, B */
+    ck_assert(w.pairs[0].probability == 1.0);
+    ck_assert_str_eq(w.pairs[1].step[0], "/b");
+    ck_assert_str_eq(w.pairs[1].step[1], "/c");
+    ck_assert(w.pairs[1].count == 2);
+    ck_assert_uint_eq(w.n_triples, 1);
+    ck_assert_str_eq(w.triples[0].step[2], "/c");
+    ck_assert(w.triples[0].count == 2);
+    tlm__workflow_result_free(&w);
+    /* Another environment has none. */
+    ck_assert_int_eq(
+        tlm__store_workflows(st, t0, t0 + 3600000, "sandbox", &w), 0);
+    ck_assert(w.sessions == 0);
+    ck_assert_uint_eq(w.n_pairs, 0);
+    tlm__workflow_result_free(&w);
+    tlm__store_close(st);
+}
+END_TEST
+
 /* The batch header records which key sent it. */
 START_TEST(store_batch_records_key_id)
 {
@@ -783,6 +854,7 @@ suite(void)
     tcase_add_test(tc, store_batch_records_key_id);
     tcase_add_test(tc, store_outbox_leases_and_logs_attempts);
     tcase_add_test(tc, store_error_groups_follow_events_and_purge);
+    tcase_add_test(tc, store_workflows_sessions_and_sequences);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -185,7 +185,7 @@ START_TEST(store_pg_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 3);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
     ck_assert_int_eq(scalar("SELECT count(*) FROM pg_class WHERE relname IN"
                             " ('events', 'bad_rows', 'batches', 'api_keys',"
                             " 'events_env_ts', 'events_seq')"),
@@ -209,7 +209,7 @@ START_TEST(store_pg_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 3);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 4);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
