@@ -3,6 +3,7 @@
  * in (environment, user) order and the day counts upserted in key order,
  * so two servers writing overlapping batches never deadlock. */
 #include "store_pg.h"
+#include "store_pg_arr.h"
 
 #include "workflow.h"
 
@@ -44,48 +45,153 @@ by_key(const void *x, const void *y)
     return strcmp(a->c, b->c);
 }
 
-/* One user's run ev[0..k): load (locked), walk, store. */
+/* One user's events in the sorted array and the state they start from. */
+struct run {
+    size_t first, n;
+    struct tlm__workflow_state st;
+    char *prev, *last; /* the loaded state's strings (owned) */
+};
+
+/* Loads (and locks, in user order) the states of runs r[0..n), all of one
+ * environment, in one statement. */
 static int
-walk_user(struct tlm__pg_store *st, struct tlm__pg_conn *c,
-    const struct tlm__store_event *const *ev, size_t k,
-    struct tlm__workflow_counts *counts, char **owned, size_t *n_owned,
-    char *err, size_t n)
+load_states(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__store_event **ev, struct run *r, size_t n, char *err,
+    size_t en)
 {
+    struct arr users = {0};
     struct tlm__pg_params p = {0};
-    struct tlm__workflow_state s = {0};
-    tlm__pg_cstr(&p, ev[0]->ev.environment);
-    tlm__pg_cstr(&p, ev[0]->ev.user_id);
-    PGresult *r = tlm__pg_rows(st, c,
-        "SELECT prev, last, last_ts_ms FROM user_paths"
-        " WHERE environment = $1 AND user_id = $2 FOR UPDATE",
-        &p, err, n);
-    if (r == NULL)
-        return -1;
-    if (PQntuples(r) > 0) {
-        owned[*n_owned] = tlm__pg_dup(r, 0, 0);
-        s.prev = owned[(*n_owned)++];
-        owned[*n_owned] = tlm__pg_dup(r, 0, 1);
-        s.last = owned[(*n_owned)++];
-        s.last_ts_ms = tlm__pg_int(r, 0, 2);
+    int rc = -1;
+    arr_begin(&users, TLM_PG_TEXT, n);
+    for (size_t i = 0; i < n; i++)
+        arr_str(&users, ev[r[i].first]->ev.user_id);
+    if (users.failed) {
+        free(users.p);
+        return oom(err, en);
     }
-    PQclear(r);
-    tlm__workflow_walk(&s, ev, k, counts);
-    struct tlm__pg_params q = {0};
-    tlm__pg_cstr(&q, ev[0]->ev.environment);
-    tlm__pg_cstr(&q, ev[0]->ev.user_id);
-    tlm__pg_cstr(&q, s.prev);
-    tlm__pg_cstr(&q, s.last);
-    tlm__pg_int8(&q, s.last_ts_ms);
-    return tlm__pg_changes(st, c,
-               "INSERT INTO user_paths(environment, user_id, prev, last,"
-               " last_ts_ms) VALUES($1, $2, $3, $4, $5)"
-               " ON CONFLICT (environment, user_id) DO UPDATE SET"
-               " prev = excluded.prev, last = excluded.last,"
-               " last_ts_ms = excluded.last_ts_ms",
-               &q, err, n)
-            < 0
-        ? -1
-        : 0;
+    tlm__pg_cstr(&p, ev[r[0].first]->ev.environment);
+    array_param(&p, &users, TLM_PG_TEXT_ARRAY);
+    PGresult *res = tlm__pg_rows(st, c,
+        "SELECT user_id, prev, last, last_ts_ms FROM user_paths"
+        " WHERE environment = $1 AND user_id = ANY($2)"
+        " ORDER BY user_id COLLATE \"C\" FOR UPDATE",
+        &p, err, en);
+    free(users.p);
+    if (res == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *user = PQgetvalue(res, i, 0);
+        size_t lo = 0, hi = n;
+        while (lo < hi) { /* the runs are sorted by user (byte order) */
+            size_t mid = (lo + hi) / 2;
+            int cmp = strcmp(user, ev[r[mid].first]->ev.user_id);
+            if (cmp == 0) {
+                lo = mid;
+                break;
+            }
+            if (cmp < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        if (lo >= n || strcmp(user, ev[r[lo].first]->ev.user_id) != 0)
+            continue;
+        r[lo].prev = tlm__pg_dup(res, i, 1);
+        r[lo].last = tlm__pg_dup(res, i, 2);
+        r[lo].st.prev = r[lo].prev;
+        r[lo].st.last = r[lo].last;
+        r[lo].st.last_ts_ms = tlm__pg_int(res, i, 3);
+    }
+    rc = 0;
+    PQclear(res);
+    return rc;
+}
+
+/* Writes every run's state back in one statement (rows in key order). */
+static int
+store_states(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__store_event **ev, const struct run *r, size_t n,
+    char *err, size_t en)
+{
+    struct arr a[5] = {{0}};
+    static const Oid elem[5]
+        = {TLM_PG_TEXT, TLM_PG_TEXT, TLM_PG_TEXT, TLM_PG_TEXT, TLM_PG_INT8};
+    static const Oid type[5] = {TLM_PG_TEXT_ARRAY, TLM_PG_TEXT_ARRAY,
+        TLM_PG_TEXT_ARRAY, TLM_PG_TEXT_ARRAY, TLM_PG_INT8_ARRAY};
+    struct tlm__pg_params p = {0};
+    bool failed = false;
+    int rc = -1;
+    for (int k = 0; k < 5; k++)
+        arr_begin(&a[k], elem[k], n);
+    for (size_t i = 0; i < n; i++) {
+        arr_str(&a[0], ev[r[i].first]->ev.environment);
+        arr_str(&a[1], ev[r[i].first]->ev.user_id);
+        arr_str(&a[2], r[i].st.prev);
+        arr_str(&a[3], r[i].st.last);
+        arr_int(&a[4], (uint64_t)r[i].st.last_ts_ms, 8);
+    }
+    for (int k = 0; k < 5; k++) {
+        failed = failed || a[k].failed;
+        array_param(&p, &a[k], type[k]);
+    }
+    if (failed)
+        rc = oom(err, en);
+    else if (tlm__pg_changes(st, c,
+                 "INSERT INTO user_paths(environment, user_id, prev, last,"
+                 " last_ts_ms) SELECT * FROM unnest($1, $2, $3, $4, $5)"
+                 " ON CONFLICT (environment, user_id) DO UPDATE SET"
+                 " prev = excluded.prev, last = excluded.last,"
+                 " last_ts_ms = excluded.last_ts_ms",
+                 &p, err, en)
+        >= 0)
+        rc = 0;
+    for (int k = 0; k < 5; k++)
+        free(a[k].p);
+    return rc;
+}
+
+/* Adds the day counts (unique keys, in key order) in one statement. */
+static int
+store_counts(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__workflow_count *w, size_t n, char *err, size_t en)
+{
+    struct arr a[7] = {{0}};
+    static const Oid elem[7] = {TLM_PG_INT8, TLM_PG_TEXT, TLM_PG_INT4,
+        TLM_PG_TEXT, TLM_PG_TEXT, TLM_PG_TEXT, TLM_PG_FLOAT8};
+    static const Oid type[7] = {TLM_PG_INT8_ARRAY, TLM_PG_TEXT_ARRAY,
+        TLM_PG_INT4_ARRAY, TLM_PG_TEXT_ARRAY, TLM_PG_TEXT_ARRAY,
+        TLM_PG_TEXT_ARRAY, TLM_PG_FLOAT8_ARRAY};
+    struct tlm__pg_params p = {0};
+    bool failed = false;
+    int rc = -1;
+    for (int k = 0; k < 7; k++)
+        arr_begin(&a[k], elem[k], n);
+    for (size_t i = 0; i < n; i++) {
+        arr_int(&a[0], (uint64_t)w[i].day_ms, 8);
+        arr_str(&a[1], w[i].environment);
+        arr_int(&a[2], (uint64_t)(uint32_t)w[i].kind, 4);
+        arr_str(&a[3], w[i].a);
+        arr_str(&a[4], w[i].b);
+        arr_str(&a[5], w[i].c);
+        arr_double(&a[6], w[i].count);
+    }
+    for (int k = 0; k < 7; k++) {
+        failed = failed || a[k].failed;
+        array_param(&p, &a[k], type[k]);
+    }
+    if (failed)
+        rc = oom(err, en);
+    else if (tlm__pg_changes(st, c,
+                 "INSERT INTO workflow_counts(day_ms, environment, kind, a,"
+                 " b, c, count) SELECT * FROM unnest($1, $2, $3, $4, $5, $6,"
+                 " $7) ON CONFLICT (day_ms, environment, kind, a, b, c) DO"
+                 " UPDATE SET count = workflow_counts.count + excluded.count",
+                 &p, err, en)
+        >= 0)
+        rc = 0;
+    for (int k = 0; k < 7; k++)
+        free(a[k].p);
+    return rc;
 }
 
 int
@@ -94,8 +200,8 @@ tlm__pg_workflow_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
 {
     const struct tlm__store_event **ev = NULL;
     struct tlm__workflow_counts counts = {0};
-    char **owned = NULL;
-    size_t n_owned = 0, m;
+    struct run *runs = NULL;
+    size_t m, n_runs = 0;
     int rc = -1;
 
     if (b->n_events == 0)
@@ -110,8 +216,8 @@ tlm__pg_workflow_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
     }
     counts.cap = 3 * m;
     counts.items = calloc(counts.cap, sizeof(*counts.items));
-    owned = calloc(2 * m, sizeof(*owned));
-    if (counts.items == NULL || owned == NULL) {
+    runs = calloc(m, sizeof(*runs));
+    if (counts.items == NULL || runs == NULL) {
         rc = oom(err, n);
         goto out;
     }
@@ -119,36 +225,35 @@ tlm__pg_workflow_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
         size_t j = i + 1;
         while (j < m && same_user(ev[i], ev[j]))
             j++;
-        if (walk_user(st, c, ev + i, j - i, &counts, owned, &n_owned, err, n)
-            != 0)
-            goto out;
+        runs[n_runs].first = i;
+        runs[n_runs++].n = j - i;
         i = j;
     }
-    qsort(counts.items, counts.n, sizeof(*counts.items), by_key);
-    for (size_t k = 0; k < counts.n; k++) {
-        const struct tlm__workflow_count *w = &counts.items[k];
-        struct tlm__pg_params p = {0};
-        tlm__pg_int8(&p, w->day_ms);
-        tlm__pg_cstr(&p, w->environment);
-        tlm__pg_int8(&p, w->kind);
-        tlm__pg_cstr(&p, w->a);
-        tlm__pg_cstr(&p, w->b);
-        tlm__pg_cstr(&p, w->c);
-        tlm__pg_float8(&p, w->count);
-        if (tlm__pg_changes(st, c,
-                "INSERT INTO workflow_counts(day_ms, environment, kind, a, b,"
-                " c, count) VALUES($1, $2, $3, $4, $5, $6, $7)"
-                " ON CONFLICT (day_ms, environment, kind, a, b, c) DO UPDATE"
-                " SET count = workflow_counts.count + excluded.count",
-                &p, err, n)
-            < 0)
+    for (size_t k = 0, e; k < n_runs; k = e) {
+        for (e = k + 1; e < n_runs
+             && strcmp(ev[runs[k].first]->ev.environment,
+                    ev[runs[e].first]->ev.environment)
+                 == 0;
+             e++)
+            ;
+        if (load_states(st, c, ev, runs + k, e - k, err, n) != 0)
             goto out;
     }
+    for (size_t i = 0; i < n_runs; i++)
+        tlm__workflow_walk(&runs[i].st, ev + runs[i].first, runs[i].n, &counts);
+    if (store_states(st, c, ev, runs, n_runs, err, n) != 0)
+        goto out;
+    qsort(counts.items, counts.n, sizeof(*counts.items), by_key);
+    if (counts.n > 0
+        && store_counts(st, c, counts.items, counts.n, err, n) != 0)
+        goto out;
     rc = 0;
 out:
-    for (size_t k = 0; k < n_owned; k++)
-        free(owned[k]);
-    free(owned);
+    for (size_t i = 0; runs != NULL && i < n_runs; i++) {
+        free(runs[i].prev);
+        free(runs[i].last);
+    }
+    free(runs);
     free(counts.items);
     free(ev);
     return rc;

@@ -37,14 +37,168 @@ same_user(const struct tlm__store_event *a, const struct tlm__store_event *b)
         && strcmp(a->ev.user_id, b->ev.user_id) == 0;
 }
 
+/* Users read and written per statement: one statement per CHUNK users
+ * instead of two per user keeps a batch of 500 new users near the cost
+ * of its event inserts. */
+#define CHUNK 64
+
+/* One user's events in the sorted array and the state they start from. */
+struct run {
+    size_t first, n;
+    struct tlm__workflow_state st;
+    char *prev, *last; /* the loaded state's strings (owned) */
+};
+
+static int
+cmp_user(const char *env, const char *user, const struct tlm__store_event *e)
+{
+    int c = strcmp(env, e->ev.environment);
+    return c != 0 ? c : strcmp(user, e->ev.user_id);
+}
+
+/* "PREFIX(?,?),(?,?)...SUFFIX" with n groups of `group` parameters. */
+static char *
+chunk_sql(const char *prefix, const char *group, size_t n, const char *suffix)
+{
+    size_t len = strlen(prefix) + n * (strlen(group) + 1) + strlen(suffix) + 1;
+    char *sql = malloc(len);
+    if (sql == NULL)
+        return NULL;
+    strcpy(sql, prefix);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            strcat(sql, ",");
+        strcat(sql, group);
+    }
+    strcat(sql, suffix);
+    return sql;
+}
+
+/* Loads the states of runs r[0..n) (one environment, sorted by user):
+ * one lookup of the primary key per user. */
+static int
+load_states(
+    sqlite3 *db, const struct tlm__store_event **ev, struct run *r, size_t n)
+{
+    char *sql = chunk_sql("SELECT environment, user_id, prev, last,"
+                          " last_ts_ms FROM user_paths WHERE"
+                          " environment = ?1 AND user_id IN (",
+        "?", n, ")");
+    sqlite3_stmt *s = NULL;
+    int rc = -1, step;
+    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, ev[r[0].first]->ev.environment, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_text(
+            s, (int)i + 2, ev[r[i].first]->ev.user_id, -1, SQLITE_STATIC);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *env = (const char *)sqlite3_column_text(s, 0);
+        const char *user = (const char *)sqlite3_column_text(s, 1);
+        size_t lo = 0, hi = n;
+        while (lo < hi) { /* binary search: the runs are sorted */
+            size_t mid = (lo + hi) / 2;
+            int c = cmp_user(env, user, ev[r[mid].first]);
+            if (c == 0) {
+                lo = mid;
+                break;
+            }
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        if (lo >= n || cmp_user(env, user, ev[r[lo].first]) != 0)
+            continue;
+        struct run *x = &r[lo];
+        x->prev = column_dup(s, 2);
+        x->last = column_dup(s, 3);
+        x->st.prev = x->prev;
+        x->st.last = x->last;
+        x->st.last_ts_ms = sqlite3_column_int64(s, 4);
+    }
+    rc = step == SQLITE_DONE ? 0 : -1;
+out:
+    sqlite3_finalize(s);
+    free(sql);
+    return rc;
+}
+
+static void
+bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v != NULL)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int
+store_states(sqlite3 *db, const struct tlm__store_event **ev,
+    const struct run *r, size_t n)
+{
+    char *sql = chunk_sql("INSERT INTO user_paths(environment, user_id, prev,"
+                          " last, last_ts_ms) VALUES ",
+        "(?,?,?,?,?)", n,
+        " ON CONFLICT(environment, user_id) DO UPDATE SET"
+        " prev = excluded.prev, last = excluded.last,"
+        " last_ts_ms = excluded.last_ts_ms");
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct tlm__event *e = &ev[r[i].first]->ev;
+        int k = (int)(5 * i);
+        sqlite3_bind_text(s, k + 1, e->environment, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, k + 2, e->user_id, -1, SQLITE_STATIC);
+        bind_opt(s, k + 3, r[i].st.prev);
+        bind_opt(s, k + 4, r[i].st.last);
+        sqlite3_bind_int64(s, k + 5, r[i].st.last_ts_ms);
+    }
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+out:
+    sqlite3_finalize(s);
+    free(sql);
+    return rc;
+}
+
+static int
+store_counts(sqlite3 *db, const struct tlm__workflow_count *w, size_t n)
+{
+    char *sql = chunk_sql("INSERT INTO workflow_counts(day_ms, environment,"
+                          " kind, a, b, c, count) VALUES ",
+        "(?,?,?,?,?,?,?)", n,
+        " ON CONFLICT(day_ms, environment, kind, a, b, c) DO UPDATE SET"
+        " count = count + excluded.count");
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)(7 * i);
+        sqlite3_bind_int64(s, k + 1, w[i].day_ms);
+        sqlite3_bind_text(s, k + 2, w[i].environment, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, k + 3, w[i].kind);
+        sqlite3_bind_text(s, k + 4, w[i].a, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, k + 5, w[i].b, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, k + 6, w[i].c, -1, SQLITE_STATIC);
+        sqlite3_bind_double(s, k + 7, w[i].count);
+    }
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+out:
+    sqlite3_finalize(s);
+    free(sql);
+    return rc;
+}
+
 int
 tlm__sqlite_workflow_apply(sqlite3 *db, const struct tlm__store_batch *b)
 {
     const struct tlm__store_event **ev = NULL;
     struct tlm__workflow_counts counts = {0};
-    sqlite3_stmt *get = NULL, *put = NULL, *add = NULL;
-    char **owned = NULL; /* the loaded state strings, freed at the end */
-    size_t n_owned = 0, n;
+    struct run *runs = NULL;
+    size_t n, n_runs = 0;
     int rc = -1;
 
     if (b->n_events == 0)
@@ -59,72 +213,36 @@ tlm__sqlite_workflow_apply(sqlite3 *db, const struct tlm__store_batch *b)
     }
     counts.cap = 3 * n;
     counts.items = calloc(counts.cap, sizeof(*counts.items));
-    owned = calloc(2 * n, sizeof(*owned));
-    get = prep(db,
-        "SELECT prev, last, last_ts_ms FROM user_paths"
-        " WHERE environment = ?1 AND user_id = ?2");
-    put = prep(db,
-        "INSERT INTO user_paths(environment, user_id, prev, last, last_ts_ms)"
-        " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(environment, user_id) DO"
-        " UPDATE SET prev = excluded.prev, last = excluded.last,"
-        " last_ts_ms = excluded.last_ts_ms");
-    add = prep(db,
-        "INSERT INTO workflow_counts(day_ms, environment, kind, a, b, c,"
-        " count) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        " ON CONFLICT(day_ms, environment, kind, a, b, c) DO UPDATE SET"
-        " count = count + excluded.count");
-    if (counts.items == NULL || owned == NULL || get == NULL || put == NULL
-        || add == NULL)
+    runs = calloc(n, sizeof(*runs));
+    if (counts.items == NULL || runs == NULL)
         goto out;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        struct tlm__workflow_state st = {0};
         while (j < n && same_user(ev[i], ev[j]))
             j++;
-        sqlite3_bind_text(get, 1, ev[i]->ev.environment, -1, SQLITE_STATIC);
-        sqlite3_bind_text(get, 2, ev[i]->ev.user_id, -1, SQLITE_STATIC);
-        int step = sqlite3_step(get);
-        if (step == SQLITE_ROW) {
-            owned[n_owned] = column_dup(get, 0);
-            st.prev = owned[n_owned++];
-            owned[n_owned] = column_dup(get, 1);
-            st.last = owned[n_owned++];
-            st.last_ts_ms = sqlite3_column_int64(get, 2);
-        }
-        sqlite3_reset(get);
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            goto out;
-        tlm__workflow_walk(&st, ev + i, j - i, &counts);
-        sqlite3_bind_text(put, 1, ev[i]->ev.environment, -1, SQLITE_STATIC);
-        sqlite3_bind_text(put, 2, ev[i]->ev.user_id, -1, SQLITE_STATIC);
-        if (st.prev != NULL)
-            sqlite3_bind_text(put, 3, st.prev, -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_null(put, 3);
-        if (st.last != NULL)
-            sqlite3_bind_text(put, 4, st.last, -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_null(put, 4);
-        sqlite3_bind_int64(put, 5, st.last_ts_ms);
-        step = sqlite3_step(put);
-        sqlite3_reset(put);
-        sqlite3_clear_bindings(put);
-        if (step != SQLITE_DONE)
-            goto out;
+        runs[n_runs].first = i;
+        runs[n_runs++].n = j - i;
         i = j;
     }
-    for (size_t k = 0; k < counts.n; k++) {
-        const struct tlm__workflow_count *w = &counts.items[k];
-        sqlite3_bind_int64(add, 1, w->day_ms);
-        sqlite3_bind_text(add, 2, w->environment, -1, SQLITE_STATIC);
-        sqlite3_bind_int(add, 3, w->kind);
-        sqlite3_bind_text(add, 4, w->a, -1, SQLITE_STATIC);
-        sqlite3_bind_text(add, 5, w->b, -1, SQLITE_STATIC);
-        sqlite3_bind_text(add, 6, w->c, -1, SQLITE_STATIC);
-        sqlite3_bind_double(add, 7, w->count);
-        int step = sqlite3_step(add);
-        sqlite3_reset(add);
-        if (step != SQLITE_DONE)
+    for (size_t k = 0, c; k < n_runs; k += c) {
+        /* A chunk: up to CHUNK users of one environment. */
+        for (c = 1; c < CHUNK && k + c < n_runs
+             && strcmp(ev[runs[k].first]->ev.environment,
+                    ev[runs[k + c].first]->ev.environment)
+                 == 0;
+             c++)
+            ;
+        if (load_states(db, ev, runs + k, c) != 0)
+            goto out;
+        for (size_t i = k; i < k + c; i++)
+            tlm__workflow_walk(
+                &runs[i].st, ev + runs[i].first, runs[i].n, &counts);
+        if (store_states(db, ev, runs + k, c) != 0)
+            goto out;
+    }
+    for (size_t k = 0; k < counts.n; k += CHUNK) {
+        size_t c = counts.n - k < CHUNK ? counts.n - k : CHUNK;
+        if (store_counts(db, counts.items + k, c) != 0)
             goto out;
     }
     rc = 0;
@@ -132,12 +250,11 @@ out:
     if (rc != 0)
         fprintf(stderr, "telemetry-server: sqlite workflows failed: %s\n",
             sqlite3_errmsg(db));
-    sqlite3_finalize(get);
-    sqlite3_finalize(put);
-    sqlite3_finalize(add);
-    for (size_t k = 0; k < n_owned; k++)
-        free(owned[k]);
-    free(owned);
+    for (size_t i = 0; runs != NULL && i < n_runs; i++) {
+        free(runs[i].prev);
+        free(runs[i].last);
+    }
+    free(runs);
     free(counts.items);
     free(ev);
     return rc;
