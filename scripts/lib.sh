@@ -16,6 +16,7 @@ TLM_PACKAGES=(
     libssl-dev
     check
     libmicrohttpd-dev
+    libcairo2-dev
     libsqlite3-dev
     # The PostgreSQL store (libpq) and the throwaway server its tests and
     # bench-store-pg run against (scripts/pg).
@@ -25,6 +26,11 @@ TLM_PACKAGES=(
     python3
     # The developer portal's browser test (tests/integration/test_portal.py).
     chromium
+    # The dashboard page's Chart.js, fetched at build time (server/web/admin).
+    nodejs
+    npm
+    # The reports test reads the PDFs' text (tests/integration/test_reports.py).
+    poppler-utils
     # Quality gates (scripts/test --full, suite 'lint'): the header test's
     # C++ compiler, the TSan build's clang and its runtime, valgrind, the
     # format and static checks.

@@ -34,6 +34,9 @@ tlm__analytics_parse_time(const char *s, int64_t *ms)
     return tlm__rfc3339_parse(s, len, ms);
 }
 
+#define TIER_MAX 256
+#define ENDPOINT_MAX 1024
+
 static int
 parse_query(const char *from, const char *to, const char *env, int64_t now,
     struct tlm__dash_query *q, const char **err)
@@ -61,6 +64,15 @@ parse_query(const char *from, const char *to, const char *env, int64_t now,
         *err = "environment: expected \"production\" or \"sandbox\"";
         return -1;
     }
+    if (q->tier != NULL && strlen(q->tier) > TIER_MAX) {
+        *err = "tier: at most 256 bytes";
+        return -1;
+    }
+    if (q->endpoint != NULL
+        && (q->endpoint[0] == '\0' || strlen(q->endpoint) > ENDPOINT_MAX)) {
+        *err = "endpoint: 1..1024 bytes";
+        return -1;
+    }
     return 0;
 }
 
@@ -77,7 +89,14 @@ range_json(const struct tlm__dash_query *q)
         snprintf(to, sizeof(to), "%lld", (long long)q->to_ms);
     if (cJSON_AddStringToObject(o, "from", from) == NULL
         || cJSON_AddStringToObject(o, "to", to) == NULL
-        || cJSON_AddStringToObject(o, "environment", q->environment) == NULL) {
+        || cJSON_AddStringToObject(o, "environment", q->environment) == NULL
+        || (q->tier != NULL ? cJSON_AddStringToObject(o, "tier", q->tier)
+                            : cJSON_AddNullToObject(o, "tier"))
+            == NULL
+        || (q->endpoint != NULL
+                   ? cJSON_AddStringToObject(o, "endpoint", q->endpoint)
+                   : cJSON_AddNullToObject(o, "endpoint"))
+            == NULL) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -296,7 +315,19 @@ sdk_json(const struct tlm__dash_result *r)
                 == NULL)
             keys = NULL;
     }
-    if (keys == NULL) {
+    cJSON *health = keys != NULL ? cJSON_AddArrayToObject(o, "health") : NULL;
+    for (size_t i = 0; health != NULL && i < r->n_sdks; i++) {
+        const struct tlm__dash_sdk_health *h = &r->sdks[i];
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL || !cJSON_AddItemToArray(health, e)
+            || cJSON_AddStringToObject(e, "sdk_version", h->sdk_version) == NULL
+            || cJSON_AddNumberToObject(e, "batches", h->batches) == NULL
+            || cJSON_AddNumberToObject(e, "dropped", h->dropped) == NULL
+            || cJSON_AddNumberToObject(e, "retried", h->retried) == NULL
+            || cJSON_AddNumberToObject(e, "spooled", h->spooled) == NULL)
+            health = NULL;
+    }
+    if (keys == NULL || health == NULL) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -320,6 +351,33 @@ rate(double errors, double requests)
     return floor(errors / requests * 10000 + 0.5) / 10000;
 }
 
+/* The rollup-backed columns of an endpoint: share of requests, trend
+ * against the previous window, sparkline. */
+static int
+endpoint_extra(cJSON *o, const struct tlm__dash_endpoint *e)
+{
+    cJSON *spark;
+    if (cJSON_AddNumberToObject(
+            o, "share", floor(e->share * 10000 + 0.5) / 10000)
+            == NULL
+        || cJSON_AddNumberToObject(o, "previous_requests",
+               tlm__json_round_count(e->previous_requests))
+            == NULL
+        || add_latency(
+               o, "trend", e->has_trend, floor(e->trend * 10000 + 0.5) / 10000)
+            != 0)
+        return -1;
+    spark = cJSON_AddArrayToObject(o, "sparkline");
+    for (size_t i = 0; spark != NULL && i < TLM_DASH_SPARK; i++) {
+        cJSON *n = cJSON_CreateNumber(tlm__json_round_count(e->sparkline[i]));
+        if (n == NULL || !cJSON_AddItemToArray(spark, n)) {
+            cJSON_Delete(n);
+            return -1;
+        }
+    }
+    return spark != NULL ? 0 : -1;
+}
+
 static cJSON *
 endpoint_json(const struct tlm__dash_endpoint *e)
 {
@@ -337,11 +395,115 @@ endpoint_json(const struct tlm__dash_endpoint *e)
             != 0
         || add_latency(o, "p50_ms", e->has_latency, e->p50_ms) != 0
         || add_latency(o, "p95_ms", e->has_latency, e->p95_ms) != 0
-        || add_latency(o, "p99_ms", e->has_latency, e->p99_ms) != 0) {
+        || add_latency(o, "p99_ms", e->has_latency, e->p99_ms) != 0
+        || endpoint_extra(o, e) != 0) {
         cJSON_Delete(o);
         return NULL;
     }
     return o;
+}
+
+/* Three decimals for latencies read from a histogram: finer digits are
+ * below its resolution. */
+static double
+ms3(double v)
+{
+    return floor(v * 1000 + 0.5) / 1000;
+}
+
+static cJSON *
+timeseries_json(const struct tlm__dash_result *r)
+{
+    cJSON *o = cJSON_CreateObject(), *pts;
+    if (o == NULL
+        || cJSON_AddNumberToObject(o, "bucket_ms", (double)r->bucket_ms) == NULL
+        || (pts = cJSON_AddArrayToObject(o, "points")) == NULL)
+        goto fail;
+    for (size_t i = 0; i < r->n_points; i++) {
+        const struct tlm__dash_point *p = &r->points[i];
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL || !cJSON_AddItemToArray(pts, e)
+            || cJSON_AddNumberToObject(e, "t", (double)p->t_ms) == NULL
+            || cJSON_AddNumberToObject(
+                   e, "requests", tlm__json_round_count(p->requests))
+                == NULL
+            || cJSON_AddNumberToObject(
+                   e, "errors", tlm__json_round_count(p->errors))
+                == NULL
+            || add_latency(e, "p95_ms", p->has_p95, ms3(p->p95_ms)) != 0)
+            goto fail;
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static cJSON *
+groups_json(
+    const struct tlm__dash_group *g, size_t n, const char *key, bool with_rate)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        bool has_rate = g[i].requests > 0;
+        if (e == NULL || !cJSON_AddItemToArray(a, e)
+            || cJSON_AddStringToObject(e, key, g[i].name) == NULL
+            || cJSON_AddNumberToObject(
+                   e, "requests", tlm__json_round_count(g[i].requests))
+                == NULL
+            || cJSON_AddNumberToObject(
+                   e, "errors", tlm__json_round_count(g[i].errors))
+                == NULL
+            || (with_rate
+                && add_latency(e, "error_rate", has_rate,
+                       has_rate ? rate(g[i].errors, g[i].requests) : 0)
+                    != 0)) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static cJSON *
+server_json(const struct tlm__dash_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL
+        || cJSON_AddNumberToObject(
+               o, "events_per_s", floor(r->events_per_s * 1000 + 0.5) / 1000)
+            == NULL
+        || cJSON_AddNumberToObject(o, "store_bytes", r->store_bytes) == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The rollup-backed sections: time series, tiers, environments, the
+ * server's own figures. */
+static int
+add_rollup_sections(cJSON *root, const struct tlm__dash_result *r)
+{
+    struct {
+        const char *key;
+        cJSON *v;
+    } parts[] = {
+        {"timeseries", timeseries_json(r)},
+        {"tiers", groups_json(r->tiers, r->n_tiers, "tier", true)},
+        {"environments", groups_json(r->envs, r->n_envs, "environment", false)},
+        {"server", server_json(r)},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        if (rc != 0 || parts[i].v == NULL
+            || !cJSON_AddItemToObject(root, parts[i].key, parts[i].v)) {
+            cJSON_Delete(parts[i].v);
+            rc = -1;
+        }
+    }
+    return rc;
 }
 
 static char *
@@ -391,6 +553,8 @@ render(struct tlm__store *st, const struct tlm__dash_query *q,
             goto fail;
         part = NULL;
     }
+    if (add_rollup_sections(root, r) != 0)
+        goto fail;
     return tlm__json_finish(root);
 fail:
     cJSON_Delete(part);
@@ -398,42 +562,71 @@ fail:
     return NULL;
 }
 
-int
-tlm__analytics_dashboard(struct tlm__store *st, const char *from,
-    const char *to, const char *environment, int64_t now_ms, char **json)
+static int
+dashboard_with(struct tlm__store *st, const struct tlm__dash_query *q,
+    struct tlm__dash_result *r, char **json)
 {
-    struct tlm__dash_query q;
-    struct tlm__dash_result r;
+    struct tlm__feedback_summary f;
+    bool has_f;
+    if (tlm__store_dashboard(st, q, r) != 0) {
+        *json = tlm__json_error_body("storage failure");
+        return 500;
+    }
+    /* The feedback section is best effort: a failure leaves it null. */
+    has_f = tlm__store_feedback_summary(
+                st, q->from_ms, q->to_ms, q->environment, &f)
+        == 0;
+    *json = render(st, q, r, has_f ? &f : NULL);
+    tlm__dash_result_free(r);
+    if (has_f)
+        tlm__feedback_summary_free(&f);
+    return 200;
+}
+
+/* The result (about 70 KB of fixed arrays) lives on the heap, not on an
+ * HTTP thread's stack. */
+int
+tlm__analytics_dashboard_filtered(struct tlm__store *st, const char *from,
+    const char *to, const char *environment, const char *tier,
+    const char *endpoint, int64_t now_ms, char **json)
+{
+    struct tlm__dash_query q = {.tier = tier, .endpoint = endpoint};
+    struct tlm__dash_result *r;
     const char *err = NULL;
+    int status;
     *json = NULL;
     if (parse_query(from, to, environment, now_ms, &q, &err) != 0) {
         *json = tlm__json_error_body(err);
         return 400;
     }
-    if (tlm__store_dashboard(st, &q, &r) != 0) {
-        *json = tlm__json_error_body("storage failure");
+    r = malloc(sizeof(*r));
+    if (r == NULL) {
+        *json = tlm__json_error_body("out of memory");
         return 500;
     }
-    /* The feedback section is best effort: a failure leaves it null. */
-    struct tlm__feedback_summary f;
-    bool has_f
-        = tlm__store_feedback_summary(st, q.from_ms, q.to_ms, q.environment, &f)
-        == 0;
-    *json = render(st, &q, &r, has_f ? &f : NULL);
-    tlm__dash_result_free(&r);
-    if (has_f)
-        tlm__feedback_summary_free(&f);
-    return 200;
+    status = dashboard_with(st, &q, r, json);
+    free(r);
+    return status;
+}
+
+int
+tlm__analytics_dashboard(struct tlm__store *st, const char *from,
+    const char *to, const char *environment, int64_t now_ms, char **json)
+{
+    return tlm__analytics_dashboard_filtered(
+        st, from, to, environment, NULL, NULL, now_ms, json);
 }
 
 enum MHD_Result
 tlm__analytics_handle(struct MHD_Connection *c, struct tlm__store *st)
 {
     char *json = NULL;
-    int status = tlm__analytics_dashboard(st,
+    int status = tlm__analytics_dashboard_filtered(st,
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from"),
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to"),
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "environment"),
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tier"),
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint"),
         tlm__now_ms(), &json);
     return tlm__http_reply(c, (unsigned)status, json);
 }

@@ -19,6 +19,10 @@ int tlm__analytics_parse_time(const char *s, int64_t *ms);
  * Returns the HTTP status (200, 400, 500) and the malloc'ed JSON body. */
 int tlm__analytics_dashboard(struct tlm__store *st, const char *from,
     const char *to, const char *environment, int64_t now_ms, char **json);
+/* The same with the tier and endpoint filters (NULL = every one). */
+int tlm__analytics_dashboard_filtered(struct tlm__store *st, const char *from,
+    const char *to, const char *environment, const char *tier,
+    const char *endpoint, int64_t now_ms, char **json);
 
 enum MHD_Result tlm__analytics_handle(
     struct MHD_Connection *c, struct tlm__store *st);

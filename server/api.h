@@ -32,6 +32,8 @@ enum tlm__api_route {
     TLM_API_ADMIN_ERRORS,
     TLM_API_ADMIN_ERROR,
     TLM_API_ADMIN_ERROR_STATUS,
+    TLM_API_ADMIN_REPORTS,
+    TLM_API_ADMIN_REPORT,
 };
 
 /* Limits of what a submission may hold (documented in http-api.md). */
@@ -115,5 +117,9 @@ const char *tlm__api_string(
     const cJSON *o, const char *name, size_t max, bool required, bool *bad);
 /* An RFC 3339 text of ms (static per thread). */
 const char *tlm__api_time(int64_t ms);
+
+/* report_route.c */
+enum MHD_Result tlm__reports_list(struct tlm__api_call *call);
+enum MHD_Result tlm__report_get(struct tlm__api_call *call);
 
 #endif

@@ -53,6 +53,8 @@ static const struct {
     {"GET", "/admin/errors", TLM_API_ADMIN_ERRORS, MAY_ADMIN},
     {"GET", "/admin/errors/*", TLM_API_ADMIN_ERROR, MAY_ADMIN},
     {"PUT", "/admin/errors/*/status", TLM_API_ADMIN_ERROR_STATUS, MAY_ADMIN},
+    {"GET", "/admin/analytics/reports", TLM_API_ADMIN_REPORTS, MAY_ADMIN},
+    {"GET", "/admin/analytics/reports/*", TLM_API_ADMIN_REPORT, MAY_ADMIN},
 };
 
 /* Matches url against pattern; the "*" segment (1..63 bytes of
@@ -561,6 +563,10 @@ tlm__api_dispatch(struct tlm__api_call *call)
         return tlm__errors_get(call);
     case TLM_API_ADMIN_ERROR_STATUS:
         return tlm__errors_status(call);
+    case TLM_API_ADMIN_REPORTS:
+        return tlm__reports_list(call);
+    case TLM_API_ADMIN_REPORT:
+        return tlm__report_get(call);
     }
     return tlm__api_error(call, MHD_HTTP_NOT_FOUND, "no such route", NULL);
 }

@@ -4,6 +4,7 @@
  * queue; counts and logs every answer and drains on stop. */
 #include "http_internal.h"
 
+#include "admin_page.h"
 #include "ingest.h"
 #include "config.h"
 #include "json_util.h"
@@ -64,6 +65,14 @@ enum MHD_Result
 tlm__http_queue_headers(struct MHD_Connection *c, unsigned status, char *body,
     const char *type, const char *const *headers)
 {
+    return tlm__http_queue_bytes(
+        c, status, body, body != NULL ? strlen(body) : 0, type, headers);
+}
+
+enum MHD_Result
+tlm__http_queue_bytes(struct MHD_Connection *c, unsigned status, void *body,
+    size_t len, const char *type, const char *const *headers)
+{
     struct MHD_Response *r;
     enum MHD_Result rc;
     if (body == NULL) {
@@ -72,8 +81,7 @@ tlm__http_queue_headers(struct MHD_Connection *c, unsigned status, char *body,
         r = MHD_create_response_from_buffer(
             sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
     } else {
-        r = MHD_create_response_from_buffer(
-            strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
         if (r == NULL)
             free(body);
     }
@@ -180,6 +188,9 @@ begin(struct tlm__http_server *s, struct MHD_Connection *c, const char *url,
     const char *allow;
     bool matched = false;
     enum route route = find_route(url, method, &allow);
+    /* The dashboard page's static shell is public; its data is not. */
+    if (tlm__admin_page_match(url))
+        return tlm__admin_page_serve(c, url, method);
     if (route == ROUTE_NONE && allow == NULL) {
         enum MHD_Result rc
             = tlm__api_begin(s, c, url, method, con_cls, &matched);

@@ -67,6 +67,9 @@ enum MHD_Result tlm__http_queue(struct MHD_Connection *c, unsigned status,
  * array of name, value pairs. */
 enum MHD_Result tlm__http_queue_headers(struct MHD_Connection *c,
     unsigned status, char *body, const char *type, const char *const *headers);
+/* As tlm__http_queue_headers for a binary body of len bytes (taken). */
+enum MHD_Result tlm__http_queue_bytes(struct MHD_Connection *c, unsigned status,
+    void *body, size_t len, const char *type, const char *const *headers);
 
 /* Feedback, feature requests, portal (api_route.c): the first call (route
  * match, credentials, origin; *matched false when url is none of its

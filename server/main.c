@@ -10,6 +10,7 @@
 #include "log.h"
 #include "categorize.h"
 #include "maintenance.h"
+#include "report.h"
 #include "webhook_store.h"
 #include "store.h"
 
@@ -276,6 +277,7 @@ out:
     }
     tlm__maint_stop(maint);
     tlm__http_stop(http);
+    tlm__report_release(); /* cairo's and fontconfig's caches, once */
     tlm__webhook_stop(webhook); /* after the handlers that poke it */
     tlm__categories_free(categories);
     tlm__store_close(store);

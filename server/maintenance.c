@@ -1,9 +1,11 @@
 /* One thread sleeping on a condition variable between jobs: a key sync
- * every keys_refresh_s (and when poked), a purge every purge_interval_s.
- * Each job reports through the log and the metrics only. */
+ * every keys_refresh_s (and when poked), a purge and a rollup compaction
+ * every purge_interval_s. Each job reports through the log and the metrics
+ * only. */
 #include "maintenance.h"
 
 #include "rfc3339.h"
+#include "rollup.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -13,6 +15,12 @@
 
 #define DEFAULT_PURGE_INTERVAL_S 3600u
 #define DAY_MS (24LL * 3600 * 1000)
+/* Analytics rollups: minute rows fold into hours after 48 hours, hourly
+ * rows into days after 60 days (analytics.rollup_minute_retention_hours,
+ * analytics.rollup_hour_retention_days once the configuration carries
+ * them). Rollups are never purged with the raw events. */
+#define ROLLUP_MINUTE_HOURS 48
+#define ROLLUP_HOUR_DAYS 60
 
 struct tlm__maint {
     struct tlm__maint_options o;
@@ -75,6 +83,26 @@ purge(struct tlm__maint *mt)
         rc == 0 ? "retention purge" : "retention purge failed", f, 2);
 }
 
+static void
+compact_rollups(struct tlm__maint *mt)
+{
+    int64_t now = tlm__now_ms();
+    int64_t minute_before = now - ROLLUP_MINUTE_HOURS * 3600 * 1000LL;
+    int64_t hour_before = now - ROLLUP_HOUR_DAYS * DAY_MS;
+    uint64_t folded = 0;
+    int rc = tlm__store_rollup_compact(
+        mt->o.store, minute_before, hour_before, &folded);
+    if (rc == 1)
+        return; /* a store without rollups */
+    struct tlm__log_field f[] = {
+        {"rows_folded", NULL, (long long)folded},
+        {"minute_retention_hours", NULL, ROLLUP_MINUTE_HOURS},
+        {"hour_retention_days", NULL, ROLLUP_HOUR_DAYS},
+    };
+    tlm__log_write(mt->o.log, rc == 0 ? TLM_LOG_INFO : TLM_LOG_ERROR,
+        rc == 0 ? "rollup compaction" : "rollup compaction failed", f, 3);
+}
+
 static struct timespec
 deadline_in(unsigned s)
 {
@@ -98,14 +126,16 @@ run(void *arg)
     unsigned every = mt->o.purge_interval_s > 0 ? mt->o.purge_interval_s
                                                 : DEFAULT_PURGE_INTERVAL_S;
     struct timespec next_purge = deadline_in(0);
+    struct timespec next_compact = deadline_in(0);
     struct timespec next_sync = deadline_in(mt->o.keys_refresh_s);
     pthread_mutex_lock(&mt->lock);
     while (!mt->stop) {
         struct timespec now = deadline_in(0);
         bool do_purge = mt->o.retention_days > 0 && !before(&now, &next_purge);
+        bool do_compact = !before(&now, &next_compact);
         bool do_sync = mt->poked
             || (mt->o.keys_refresh_s > 0 && !before(&now, &next_sync));
-        if (do_purge || do_sync) {
+        if (do_purge || do_sync || do_compact) {
             mt->poked = false;
             pthread_mutex_unlock(&mt->lock);
             if (do_sync) {
@@ -117,17 +147,19 @@ run(void *arg)
                 purge(mt);
                 next_purge = deadline_in(every);
             }
+            if (do_compact) {
+                compact_rollups(mt);
+                next_compact = deadline_in(every);
+            }
             pthread_mutex_lock(&mt->lock);
             continue;
         }
-        struct timespec wake = next_purge;
-        if (mt->o.retention_days == 0
-            || (mt->o.keys_refresh_s > 0 && before(&next_sync, &wake)))
+        struct timespec wake = next_compact;
+        if (mt->o.retention_days > 0 && before(&next_purge, &wake))
+            wake = next_purge;
+        if (mt->o.keys_refresh_s > 0 && before(&next_sync, &wake))
             wake = next_sync;
-        if (mt->o.retention_days == 0 && mt->o.keys_refresh_s == 0)
-            pthread_cond_wait(&mt->cond, &mt->lock);
-        else
-            pthread_cond_timedwait(&mt->cond, &mt->lock, &wake);
+        pthread_cond_timedwait(&mt->cond, &mt->lock, &wake);
     }
     pthread_mutex_unlock(&mt->lock);
     return NULL;

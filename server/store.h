@@ -58,6 +58,9 @@ struct tlm__store_batch {
      * this policy (NULL: the defaults) and counted in alerts_raised. */
     const struct tlm__alert_policy *alerts;
     size_t alerts_raised;
+    /* Benchmarks only: store the batch without updating the analytics
+     * rollups (the baseline that measures what they cost). */
+    bool skip_rollups;
 };
 
 struct tlm__dash_query {
@@ -65,7 +68,16 @@ struct tlm__dash_query {
     int64_t to_ms; /* exclusive */
     const char *environment;
     size_t max_endpoints;
+    const char *tier; /* NULL: every access tier; "" those without one */
+    const char *endpoint; /* NULL: every endpoint */
 };
+
+#define TLM_DASH_SPARK 24 /* sparkline buckets over the window */
+#define TLM_DASH_MAX_POINTS 1500
+#define TLM_DASH_MAX_TIERS 32
+#define TLM_DASH_MAX_ENVS 8
+#define TLM_DASH_MAX_SDKS 32
+#define TLM_DASH_NAME_MAX 257 /* tiers and SDK versions: 256 bytes + NUL */
 
 /* Weighted (1/sample_rate) estimates; percentiles are weighted nearest-rank
  * over request events, has_latency false when there are none. */
@@ -77,6 +89,39 @@ struct tlm__dash_endpoint {
     double p50_ms;
     double p95_ms;
     double p99_ms;
+    /* Rollup-backed figures: share of the window's requests, requests in
+     * the previous window of equal length and their ratio (has_trend
+     * false when the previous window had none), TLM_DASH_SPARK buckets. */
+    double share;
+    double previous_requests;
+    bool has_trend;
+    double trend;
+    double sparkline[TLM_DASH_SPARK];
+};
+
+struct tlm__dash_point {
+    int64_t t_ms;
+    double requests;
+    double errors;
+    bool has_p95;
+    double p95_ms;
+};
+
+/* Requests and errors per access tier ("" for none) or environment. */
+struct tlm__dash_group {
+    char name[TLM_DASH_NAME_MAX];
+    double requests;
+    double errors;
+};
+
+/* What the SDKs' client_stats said, per SDK version: batches, and the
+ * highest cumulative dropped / retried / spooled counter reported. */
+struct tlm__dash_sdk_health {
+    char sdk_version[TLM_DASH_NAME_MAX];
+    double batches;
+    double dropped;
+    double retried;
+    double spooled;
 };
 
 /* What the server's privacy pass replaced in the batches of one key. */
@@ -103,6 +148,21 @@ struct tlm__dash_result {
     size_t n_scrub_keys;
     struct tlm__dash_endpoint *endpoints;
     size_t n_endpoints;
+    /* Read from the rollups (fixed arrays: the result owns no more heap
+     * than the fields above). rollups false: a backend without them. */
+    bool rollups;
+    int64_t bucket_ms;
+    struct tlm__dash_point points[TLM_DASH_MAX_POINTS];
+    size_t n_points;
+    struct tlm__dash_group tiers[TLM_DASH_MAX_TIERS];
+    size_t n_tiers;
+    /* Every environment, whatever the query's environment filter. */
+    struct tlm__dash_group envs[TLM_DASH_MAX_ENVS];
+    size_t n_envs;
+    struct tlm__dash_sdk_health sdks[TLM_DASH_MAX_SDKS];
+    size_t n_sdks;
+    double events_per_s; /* every environment's events over the window */
+    double store_bytes; /* the database's size; 0 when unknown */
 };
 
 struct tlm__events_query {
@@ -224,6 +284,11 @@ struct tlm__store_ops {
      * (store_workflow.h). */
     int (*workflows)(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
         const char *environment, struct tlm__workflow_result *out);
+    /* Analytics rollups (rollup.h): fold minute rows before
+     * minute_before_ms into hours and hour rows before hour_before_ms
+     * into days; NULL for a backend without rollups. */
+    int (*rollup_compact)(struct tlm__store *st, int64_t minute_before_ms,
+        int64_t hour_before_ms, uint64_t *folded);
     void (*close)(struct tlm__store *st);
 };
 
@@ -309,8 +374,8 @@ int tlm__store_alerts_recent(struct tlm__store *st, int64_t from_ms,
     int64_t to_ms, const char *environment, size_t limit,
     struct tlm__alert_row **rows, size_t *n);
 
-int tlm__store_workflows(struct tlm__store *st, int64_t from_ms,
-    int64_t to_ms, const char *environment, struct tlm__workflow_result *out);
+int tlm__store_workflows(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
+    const char *environment, struct tlm__workflow_result *out);
 
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);

@@ -5,6 +5,7 @@
 #include "store_sqlite.h"
 
 #include "rfc3339.h"
+#include "store_sqlite_rollup.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -253,6 +254,9 @@ static const char *const migrations[] = {
      " c TEXT NOT NULL,"
      " count REAL NOT NULL,"
      " PRIMARY KEY(day_ms, environment, kind, a, b, c)) WITHOUT ROWID;"),
+    /* 8: analytics rollups, backfilled from the events already stored
+     * (store_sqlite_rollup.c). */
+    tlm__sqlite_rollup_migration,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -587,6 +591,10 @@ setup_writer(
         snprintf(err, err_size, "sqlite: %s", sqlite3_errmsg(st->wdb));
         return -1;
     }
+    if (tlm__sqlite_rollup_functions(st->wdb) != 0) {
+        snprintf(err, err_size, "sqlite: %s", sqlite3_errmsg(st->wdb));
+        return -1;
+    }
     if (migrate(st->wdb, err, err_size) != 0
         || prepare_writes(st, err, err_size) != 0)
         return -1;
@@ -595,6 +603,8 @@ setup_writer(
 
 static int sqlite_insert_batch(struct tlm__store *base,
     struct tlm__store_batch *b, size_t *accepted, size_t *duplicates);
+static int sqlite_rollup_compact(struct tlm__store *base,
+    int64_t minute_before_ms, int64_t hour_before_ms, uint64_t *folded);
 static void sqlite_close(struct tlm__store *base);
 
 static const struct tlm__store_ops sqlite_ops = {
@@ -626,6 +636,7 @@ static const struct tlm__store_ops sqlite_ops = {
     .error_group_set_status = tlm__sqlite_error_group_set_status,
     .alerts_recent = tlm__sqlite_alerts_recent,
     .workflows = tlm__sqlite_workflows,
+    .rollup_compact = sqlite_rollup_compact,
     .close = sqlite_close,
 };
 
@@ -665,6 +676,7 @@ sqlite_close(struct tlm__store *base)
         st->ins_events[2], st->ins_events[3]};
     stop_checkpointer(st);
     tlm__sqlite_finalize_queries(st);
+    tlm__sqlite_rollup_finalize(st->wdb);
     for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
         sqlite3_finalize(w[i]);
     sqlite3_close(st->rdb);
@@ -856,7 +868,9 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
     }
     if (tlm__sqlite_errors_apply(st->wdb, b) != 0)
         return -1;
-    return tlm__sqlite_workflow_apply(st->wdb, b);
+    if (tlm__sqlite_workflow_apply(st->wdb, b) != 0)
+        return -1;
+    return b->skip_rollups ? 0 : tlm__sqlite_rollup_apply(st->wdb, b);
 }
 
 static int
@@ -886,6 +900,23 @@ out:
         *accepted = 0;
         *duplicates = 0;
     }
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+static int
+sqlite_rollup_compact(struct tlm__store *base, int64_t minute_before_ms,
+    int64_t hour_before_ms, uint64_t *folded)
+{
+    struct sqlite_store *st = (struct sqlite_store *)base;
+    int rc;
+    pthread_mutex_lock(&st->wlock);
+    rc = tlm__sqlite_rollup_compact(
+        st->wdb, minute_before_ms, hour_before_ms, folded);
+    if (rc != 0)
+        fprintf(stderr,
+            "telemetry-server: sqlite rollup compaction failed: %s\n",
+            sqlite3_errmsg(st->wdb));
     pthread_mutex_unlock(&st->wlock);
     return rc;
 }

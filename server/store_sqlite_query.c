@@ -1,48 +1,16 @@
-/* SQLite backend, read side: dashboard aggregates and the event listing on
- * the reader connection. Must never write, and never materialize a table in
- * memory: aggregates stream, percentiles go through SQLite's sorter. */
+/* SQLite backend, read side: the dashboard (request figures from the
+ * analytics rollups, store_sqlite_rollup.c; privacy figures from the batch
+ * headers) and the event listing on the reader connection. Must never
+ * write, and the dashboard never scans the events table. */
 #include "store_sqlite.h"
+
+#include "store_sqlite_rollup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Weighted counts: every event stands for 1/sample_rate events. "Errors" are
- * request events with status >= 500 or 0 (no response: a failed call) plus
- * error events. */
-#define WEIGHT "1.0 / sample_rate"
-#define IS_ERROR "(type = 'error' OR status >= 500 OR status = 0)"
 #define IN_RANGE "environment = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
-
-static const char totals_sql[]
-    = "SELECT COALESCE(SUM(" WEIGHT "), 0),"
-      " COALESCE(SUM(CASE WHEN " IS_ERROR " THEN " WEIGHT " END), 0)"
-      " FROM events WHERE " IN_RANGE;
-
-static const char endpoints_sql[]
-    = "SELECT endpoint,"
-      " COALESCE(SUM(CASE WHEN type = 'request' THEN " WEIGHT " END), 0) AS r,"
-      " COALESCE(SUM(CASE WHEN " IS_ERROR " THEN " WEIGHT " END), 0) AS e"
-      " FROM events WHERE " IN_RANGE " AND endpoint IS NOT NULL"
-      " GROUP BY endpoint ORDER BY r DESC, e DESC, endpoint ASC LIMIT ?4";
-
-/* Weighted nearest-rank percentiles of every endpoint in one pass over the
- * (environment, ts_ms) range: the smallest latency whose cumulative weight
- * reaches p * total (less a slack that absorbs rounding in the running sum
- * of 1/sample_rate). One sort of the range's request rows, instead of one
- * index range per endpoint: the write path keeps no endpoint index. */
-static const char latency_sql[]
-    = "SELECT endpoint,"
-      " MIN(CASE WHEN cum >= tot * (0.50 - 1e-9) THEN rt END),"
-      " MIN(CASE WHEN cum >= tot * (0.95 - 1e-9) THEN rt END),"
-      " MIN(CASE WHEN cum >= tot * (0.99 - 1e-9) THEN rt END)"
-      " FROM (SELECT endpoint, response_time_ms AS rt,"
-      " SUM(" WEIGHT ") OVER (PARTITION BY endpoint ORDER BY response_time_ms"
-      " ROWS UNBOUNDED PRECEDING) AS cum,"
-      " SUM(" WEIGHT ") OVER (PARTITION BY endpoint) AS tot"
-      " FROM events WHERE " IN_RANGE " AND endpoint IS NOT NULL"
-      " AND type = 'request')"
-      " GROUP BY endpoint";
 
 /* ?1 (the environment) is bound but unused: batches carry none. */
 static const char sdk_sql[]
@@ -71,9 +39,6 @@ tlm__sqlite_prepare_queries(struct sqlite_store *st, char *err, size_t err_size)
         const char *sql;
         sqlite3_stmt **stmt;
     } q[] = {
-        {totals_sql, &st->q_totals},
-        {endpoints_sql, &st->q_endpoints},
-        {latency_sql, &st->q_latency},
         {list_sql, &st->q_list},
         {sdk_sql, &st->q_sdk},
         {scrubs_sql, &st->q_scrubs},
@@ -106,23 +71,6 @@ bind_range(sqlite3_stmt *s, const struct tlm__dash_query *q)
     sqlite3_bind_text(s, 1, q->environment, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, q->from_ms);
     sqlite3_bind_int64(s, 3, q->to_ms);
-}
-
-static int
-query_totals(struct sqlite_store *st, const struct tlm__dash_query *q,
-    struct tlm__dash_result *out)
-{
-    sqlite3_stmt *s = st->q_totals;
-    int rc = -1;
-    bind_range(s, q);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        goto out;
-    out->events = sqlite3_column_double(s, 0);
-    out->errors = sqlite3_column_double(s, 1);
-    rc = 0;
-out:
-    sqlite3_reset(s);
-    return rc;
 }
 
 static int
@@ -172,94 +120,6 @@ out:
     return rc;
 }
 
-static int
-add_endpoint(struct tlm__dash_result *out, size_t *cap, sqlite3_stmt *s)
-{
-    if (out->n_endpoints == *cap) {
-        size_t ncap = *cap == 0 ? 16 : *cap * 2;
-        void *p = realloc(out->endpoints, ncap * sizeof(*out->endpoints));
-        if (p == NULL)
-            return -1;
-        out->endpoints = p;
-        *cap = ncap;
-    }
-    struct tlm__dash_endpoint *e = &out->endpoints[out->n_endpoints];
-    memset(e, 0, sizeof(*e));
-    const unsigned char *name = sqlite3_column_text(s, 0);
-    e->endpoint = strdup(name != NULL ? (const char *)name : "");
-    if (e->endpoint == NULL)
-        return -1;
-    e->requests = sqlite3_column_double(s, 1);
-    e->errors = sqlite3_column_double(s, 2);
-    out->n_endpoints++;
-    return 0;
-}
-
-static int
-query_endpoints(struct sqlite_store *st, const struct tlm__dash_query *q,
-    struct tlm__dash_result *out)
-{
-    sqlite3_stmt *s = st->q_endpoints;
-    size_t cap = 0;
-    int rc = -1;
-    int step;
-    bind_range(s, q);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)q->max_endpoints);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (add_endpoint(out, &cap, s) != 0)
-            goto out;
-    }
-    rc = step == SQLITE_DONE ? 0 : -1;
-out:
-    sqlite3_reset(s);
-    return rc;
-}
-
-static int
-cmp_endpoint(const void *a, const void *b)
-{
-    const struct tlm__dash_endpoint *const *x = a, *const *y = b;
-    return strcmp((*x)->endpoint, (*y)->endpoint);
-}
-
-/* Fills the percentiles of the endpoints already listed in out (found by
- * name through a sorted index); endpoints past max_endpoints come back
- * from the query too and are skipped. */
-static int
-query_latency(struct sqlite_store *st, const struct tlm__dash_query *q,
-    struct tlm__dash_result *out)
-{
-    sqlite3_stmt *s = st->q_latency;
-    struct tlm__dash_endpoint **by_name;
-    int step = SQLITE_DONE;
-    if (out->n_endpoints == 0)
-        return 0;
-    by_name = malloc(out->n_endpoints * sizeof(*by_name));
-    if (by_name == NULL)
-        return -1;
-    for (size_t i = 0; i < out->n_endpoints; i++)
-        by_name[i] = &out->endpoints[i];
-    qsort(by_name, out->n_endpoints, sizeof(*by_name), cmp_endpoint);
-    bind_range(s, q);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct tlm__dash_endpoint key = {0}, *kp = &key, **hit;
-        key.endpoint = (char *)sqlite3_column_text(s, 0);
-        if (key.endpoint == NULL || sqlite3_column_type(s, 1) == SQLITE_NULL)
-            continue;
-        hit = bsearch(
-            &kp, by_name, out->n_endpoints, sizeof(*by_name), cmp_endpoint);
-        if (hit == NULL || (*hit)->requests <= 0)
-            continue;
-        (*hit)->has_latency = true;
-        (*hit)->p50_ms = sqlite3_column_double(s, 1);
-        (*hit)->p95_ms = sqlite3_column_double(s, 2);
-        (*hit)->p99_ms = sqlite3_column_double(s, 3);
-    }
-    sqlite3_reset(s);
-    free(by_name);
-    return step == SQLITE_DONE ? 0 : -1;
-}
-
 int
 tlm__sqlite_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
     struct tlm__dash_result *out)
@@ -271,9 +131,8 @@ tlm__sqlite_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
     /* One read transaction: all figures come from the same snapshot. */
     if (sqlite3_exec(st->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
-    if (query_totals(st, q, out) != 0 || query_endpoints(st, q, out) != 0
-        || query_latency(st, q, out) != 0 || query_sdk(st, q, out) != 0
-        || query_scrubs(st, q, out) != 0)
+    if (tlm__sqlite_rollup_dashboard(st->rdb, q, out) != 0
+        || query_sdk(st, q, out) != 0 || query_scrubs(st, q, out) != 0)
         goto end;
     rc = 0;
 end:

@@ -633,7 +633,10 @@ START_TEST(ingest_server_scrubs_what_the_sdk_did_not)
     int scrubbed
         = count_rows("SELECT scrubbed FROM batches WHERE key_id = 'k-dirty'");
     ck_assert_int_ge(scrubbed, 6);
-    struct tlm__dash_query q = {0, 4102444800000LL, "production", 10};
+    struct tlm__dash_query q = {.from_ms = 0,
+        .to_ms = 4102444800000LL,
+        .environment = "production",
+        .max_endpoints = 10};
     struct tlm__dash_result r;
     memset(&r, 0, sizeof(r));
     ck_assert_int_eq(tlm__store_dashboard(store, &q, &r), 0);

@@ -2,6 +2,7 @@
  * schema and migrations (a version-1 database upgraded in place), insert and
  * dedupe (across and within the multi-row statements), weighted dashboard
  * aggregates and the event listing's pagination. */
+#include "rollup.h"
 #include "store.h"
 
 #include <check.h>
@@ -105,7 +106,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 7);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 8);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -130,7 +131,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 7);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 8);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -204,7 +205,10 @@ START_TEST(store_dashboard_weighted_totals)
     };
     struct tlm__store *st = open_store();
     insert(st, sp, sizeof(sp) / sizeof(sp[0]), 1, &a, &d);
-    struct tlm__dash_query q = {1000, 10000, "production", 100};
+    struct tlm__dash_query q = {.from_ms = 1000,
+        .to_ms = 10000,
+        .environment = "production",
+        .max_endpoints = 100};
     struct tlm__dash_result r;
     ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
     ck_assert_double_eq_tol(r.events, 17, 1e-9);
@@ -213,17 +217,21 @@ START_TEST(store_dashboard_weighted_totals)
     ck_assert_str_eq(r.endpoints[0].endpoint, "/a");
     ck_assert_double_eq_tol(r.endpoints[0].requests, 7, 1e-9);
     ck_assert_double_eq_tol(r.endpoints[0].errors, 4, 1e-9);
-    /* Weighted ranks: 10 ms covers 1/7, 20 ms 3/7, 30 ms the rest. */
+    /* Weighted ranks: 10 ms covers 1/7, 20 ms 3/7, 30 ms the rest (read
+     * from the rollups' histograms: within 2%). */
     ck_assert(r.endpoints[0].has_latency);
-    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 30, 1e-9);
-    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 30, 30 * 0.02);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 30 * 0.02);
     ck_assert_str_eq(r.endpoints[1].endpoint, "/b");
     ck_assert_double_eq_tol(r.endpoints[1].requests, 0, 1e-9);
     ck_assert_double_eq_tol(r.endpoints[1].errors, 10, 1e-9);
     ck_assert(!r.endpoints[1].has_latency);
     tlm__dash_result_free(&r);
 
-    struct tlm__dash_query qs = {0, 10000, "sandbox", 100};
+    struct tlm__dash_query qs = {.from_ms = 0,
+        .to_ms = 10000,
+        .environment = "sandbox",
+        .max_endpoints = 100};
     ck_assert_int_eq(tlm__store_dashboard(st, &qs, &r), 0);
     ck_assert_double_eq_tol(r.events, 1, 1e-9);
     tlm__dash_result_free(&r);
@@ -244,7 +252,10 @@ START_TEST(store_dashboard_status_zero_is_error)
     };
     struct tlm__store *st = open_store();
     insert(st, sp, sizeof(sp) / sizeof(sp[0]), 1, &a, &d);
-    struct tlm__dash_query q = {0, 10000, "production", 100};
+    struct tlm__dash_query q = {.from_ms = 0,
+        .to_ms = 10000,
+        .environment = "production",
+        .max_endpoints = 100};
     struct tlm__dash_result r;
     ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
     ck_assert_double_eq_tol(r.errors, 3, 1e-9);
@@ -265,13 +276,16 @@ START_TEST(store_dashboard_percentiles_unweighted)
             "request", "/p", 200, (double)(100 - i), 1, 1000 + i, NULL};
     struct tlm__store *st = open_store();
     insert(st, sp, 100, 1, &a, &d);
-    struct tlm__dash_query q = {0, 10000, "production", 100};
+    struct tlm__dash_query q = {.from_ms = 0,
+        .to_ms = 10000,
+        .environment = "production",
+        .max_endpoints = 100};
     struct tlm__dash_result r;
     ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
     ck_assert_uint_eq(r.n_endpoints, 1);
-    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 50, 1e-9);
-    ck_assert_double_eq_tol(r.endpoints[0].p95_ms, 95, 1e-9);
-    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 99, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 50, 50 * 0.02);
+    ck_assert_double_eq_tol(r.endpoints[0].p95_ms, 95, 95 * 0.02);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 99, 99 * 0.02);
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 }
@@ -486,18 +500,21 @@ START_TEST(store_migrates_version_1_in_place)
     (void)d;
 
     /* The dashboard sees the migrated rows (weights, errors, latency). */
-    struct tlm__dash_query dq = {0, 10000, "production", 100};
+    struct tlm__dash_query dq = {.from_ms = 0,
+        .to_ms = 10000,
+        .environment = "production",
+        .max_endpoints = 100};
     struct tlm__dash_result r;
     ck_assert_int_eq(tlm__store_dashboard(st, &dq, &r), 0);
     ck_assert_double_eq_tol(r.events, 5, 1e-9); /* 1 + 2 + 1 + 1 new */
     ck_assert_double_eq_tol(r.errors, 3, 1e-9);
     ck_assert_uint_eq(r.n_endpoints, 2);
     ck_assert_str_eq(r.endpoints[0].endpoint, "/v1");
-    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 30 * 0.02);
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 7);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 8);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
@@ -830,6 +847,236 @@ START_TEST(store_outbox_leases_and_logs_attempts)
 }
 END_TEST
 
+/* Analytics rollups: one request per (tier, endpoint, environment, ts). */
+struct tspec {
+    const char *endpoint;
+    const char *tier;
+    const char *env;
+    int status;
+    double rt;
+    int64_t ts_ms;
+};
+
+static void
+insert_tiered(struct tlm__store *st, const struct tspec *sp, size_t n,
+    int first, size_t *accepted)
+{
+    struct tlm__store_event *ev = calloc(n, sizeof(*ev));
+    size_t dups;
+    for (size_t i = 0; i < n; i++) {
+        struct tlm__event *e = &ev[i].ev;
+        snprintf(e->id, sizeof(e->id), "0190b000-0000-7000-8000-%012d",
+            first + (int)i);
+        e->type = TLM_EVENT_REQUEST;
+        e->ts_ms = sp[i].ts_ms;
+        e->environment = sp[i].env;
+        e->sample_rate = 1;
+        e->endpoint = sp[i].endpoint;
+        e->access_tier = sp[i].tier;
+        e->has_status = true;
+        e->status = sp[i].status;
+        e->has_response_time = true;
+        e->response_time_ms = sp[i].rt;
+        /* The payload carries the tier too (what a backfill reads). */
+        ev[i].payload = sp[i].tier == NULL ? "{\"type\":\"request\"}"
+            : strcmp(sp[i].tier, "free") == 0
+            ? "{\"type\":\"request\",\"access_tier\":\"free\"}"
+            : "{\"type\":\"request\",\"access_tier\":\"pro\"}";
+        ev[i].payload_len = strlen(ev[i].payload);
+    }
+    struct tlm__store_batch b = {.received_ms = 5, .events = ev, .n_events = n};
+    b.meta.event_count = n;
+    ck_assert_int_eq(tlm__store_insert_batch(st, &b, accepted, &dups), 0);
+    free(ev);
+}
+
+static const struct tlm__dash_group *
+group(const struct tlm__dash_group *g, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(g[i].name, name) == 0)
+            return &g[i];
+    }
+    return NULL;
+}
+
+#define MIN_MS 60000LL
+
+/* Previous window [0, 10 min): 2 requests on /a. Window [10, 20 min): /a
+ * 3 (free 2, pro 1, one 503), /b 1 (pro); sandbox 2 on /a. A resent
+ * batch counts once. */
+START_TEST(store_rollups_filters_and_sections)
+{
+    const struct tspec sp[] = {
+        {"/a", "free", "production", 200, 10, 1 * MIN_MS},
+        {"/a", "free", "production", 200, 10, 2 * MIN_MS},
+        {"/a", "free", "production", 200, 10, 10 * MIN_MS},
+        {"/a", "free", "production", 503, 20, 11 * MIN_MS + 5},
+        {"/a", "pro", "production", 200, 30, 19 * MIN_MS},
+        {"/b", "pro", "production", 200, 40, 15 * MIN_MS},
+        {"/a", "free", "sandbox", 200, 1, 12 * MIN_MS},
+        {"/a", NULL, "sandbox", 200, 1, 13 * MIN_MS},
+    };
+    size_t n = sizeof(sp) / sizeof(sp[0]), a;
+    struct tlm__store *st = open_store();
+    struct tlm__dash_result *r = malloc(sizeof(*r));
+    insert_tiered(st, sp, n, 1, &a);
+    ck_assert_uint_eq(a, n);
+    insert_tiered(st, sp, n, 1, &a);
+    ck_assert_uint_eq(a, 0);
+    struct tlm__dash_query q = {.from_ms = 10 * MIN_MS,
+        .to_ms = 20 * MIN_MS,
+        .environment = "production",
+        .max_endpoints = 100};
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, r), 0);
+    ck_assert(r->rollups);
+    ck_assert_double_eq_tol(r->events, 4, 1e-9);
+    ck_assert_double_eq_tol(r->errors, 1, 1e-9);
+    ck_assert_uint_eq(r->n_endpoints, 2);
+    ck_assert_str_eq(r->endpoints[0].endpoint, "/a");
+    ck_assert_double_eq_tol(r->endpoints[0].share, 0.75, 1e-9);
+    ck_assert_double_eq_tol(r->endpoints[0].previous_requests, 2, 1e-9);
+    ck_assert(r->endpoints[0].has_trend);
+    ck_assert_double_eq_tol(r->endpoints[0].trend, 1.5, 1e-9);
+    ck_assert(!r->endpoints[1].has_trend);
+    double spark = 0;
+    for (int i = 0; i < TLM_DASH_SPARK; i++)
+        spark += r->endpoints[0].sparkline[i];
+    ck_assert_double_eq_tol(spark, 3, 1e-9);
+    /* Minute points over a 10-minute window; 11:00 holds the 503. */
+    ck_assert_int_eq(r->bucket_ms, MIN_MS);
+    ck_assert_uint_eq(r->n_points, 10);
+    ck_assert_int_eq(r->points[1].t_ms, 11 * MIN_MS);
+    ck_assert_double_eq_tol(r->points[1].errors, 1, 1e-9);
+    ck_assert(r->points[1].has_p95);
+    ck_assert_double_eq_tol(r->points[1].p95_ms, 20, 0.4);
+    ck_assert(!r->points[2].has_p95);
+    ck_assert_uint_eq(r->n_tiers, 2);
+    ck_assert_str_eq(r->tiers[0].name, "free");
+    ck_assert_double_eq_tol(r->tiers[0].requests, 2, 1e-9);
+    ck_assert_double_eq_tol(r->tiers[0].errors, 1, 1e-9);
+    /* Environments ignore the environment filter. */
+    ck_assert_uint_eq(r->n_envs, 2);
+    ck_assert_double_eq_tol(
+        group(r->envs, r->n_envs, "sandbox")->requests, 2, 1e-9);
+    ck_assert_double_eq_tol(
+        group(r->envs, r->n_envs, "production")->requests, 4, 1e-9);
+    ck_assert_double_eq_tol(r->events_per_s, 6.0 / 600, 1e-9);
+    ck_assert_double_gt(r->store_bytes, 0);
+    tlm__dash_result_free(r);
+
+    q.tier = "pro";
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, r), 0);
+    ck_assert_double_eq_tol(r->events, 2, 1e-9);
+    ck_assert_uint_eq(r->n_endpoints, 2);
+    ck_assert_uint_eq(r->n_tiers, 1);
+    tlm__dash_result_free(r);
+
+    q.tier = NULL;
+    q.endpoint = "/b";
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, r), 0);
+    ck_assert_double_eq_tol(r->events, 1, 1e-9);
+    ck_assert_uint_eq(r->n_endpoints, 1);
+    ck_assert_double_eq_tol(r->endpoints[0].p50_ms, 40, 40 * 0.02);
+    tlm__dash_result_free(r);
+
+    /* "" selects the requests sent without a tier. */
+    q = (struct tlm__dash_query) {.from_ms = 0,
+        .to_ms = 20 * MIN_MS,
+        .environment = "sandbox",
+        .max_endpoints = 100,
+        .tier = ""};
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, r), 0);
+    ck_assert_double_eq_tol(r->events, 1, 1e-9);
+    tlm__dash_result_free(r);
+    free(r);
+    tlm__store_close(st);
+}
+END_TEST
+
+/* Minutes older than the cutoff fold into hours, hours into days; the
+ * dashboard over the whole range sees the same figures before and after,
+ * and a second pass folds nothing. */
+START_TEST(store_rollups_compact_keeps_figures)
+{
+    const int64_t hour = 60 * MIN_MS, day = 24 * hour;
+    struct tspec sp[300];
+    size_t a;
+    uint64_t folded = 0;
+    for (int i = 0; i < 300; i++)
+        sp[i] = (struct tspec) {i % 3 == 0 ? "/x" : "/y", "free", "production",
+            i % 10 == 0 ? 500 : 200, 1 + i % 50, (int64_t)i * 17 * MIN_MS};
+    struct tlm__store *st = open_store();
+    struct tlm__dash_result *x = malloc(sizeof(*x)), *y = malloc(sizeof(*y));
+    insert_tiered(st, sp, 300, 1, &a);
+    struct tlm__dash_query q = {.from_ms = 0,
+        .to_ms = 10 * day,
+        .environment = "production",
+        .max_endpoints = 100};
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, x), 0);
+    int minutes = scalar("SELECT count(*) FROM rollups WHERE res = 60000");
+    ck_assert_int_eq(minutes, 300);
+    ck_assert_int_eq(tlm__store_rollup_compact(st, 2 * day, day, &folded), 0);
+    ck_assert_uint_gt(folded, 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE res = 60000"
+                            " AND t_ms < 2 * 86400000"),
+        0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE res = 3600000"
+                            " AND t_ms < 86400000"),
+        0);
+    ck_assert_int_gt(
+        scalar("SELECT count(*) FROM rollups WHERE res = 86400000"), 0);
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, y), 0);
+    ck_assert_double_eq_tol(x->events, y->events, 1e-9);
+    ck_assert_double_eq_tol(x->errors, y->errors, 1e-9);
+    ck_assert_uint_eq(x->n_endpoints, y->n_endpoints);
+    for (size_t i = 0; i < x->n_endpoints; i++) {
+        ck_assert_double_eq_tol(
+            x->endpoints[i].requests, y->endpoints[i].requests, 1e-9);
+        ck_assert_double_eq_tol(
+            x->endpoints[i].p95_ms, y->endpoints[i].p95_ms, 1e-9);
+    }
+    tlm__dash_result_free(x);
+    tlm__dash_result_free(y);
+    ck_assert_int_eq(tlm__store_rollup_compact(st, 2 * day, day, &folded), 0);
+    ck_assert_uint_eq(folded, 0);
+    free(x);
+    free(y);
+    tlm__store_close(st);
+}
+END_TEST
+
+/* A database from before the rollups (its events stored, no rollups
+ * table) gets them from its events when it is opened. */
+START_TEST(store_rollups_backfilled_on_upgrade)
+{
+    const struct tspec sp[] = {
+        {"/a", "free", "production", 200, 10, 1000},
+        {"/a", "free", "production", 0, 20, 2000},
+    };
+    size_t a;
+    struct tlm__store *st = open_store();
+    struct tlm__dash_result *r = malloc(sizeof(*r));
+    insert_tiered(st, sp, 2, 1, &a);
+    tlm__store_close(st);
+    exec_file("DROP TABLE rollups; DELETE FROM schema_version"
+              " WHERE version = 8;");
+    st = open_store();
+    struct tlm__dash_query q = {.from_ms = 0,
+        .to_ms = 10000,
+        .environment = "production",
+        .max_endpoints = 100,
+        .tier = "free"};
+    ck_assert_int_eq(tlm__store_dashboard(st, &q, r), 0);
+    ck_assert_double_eq_tol(r->events, 2, 1e-9);
+    ck_assert_double_eq_tol(r->errors, 1, 1e-9);
+    ck_assert_double_eq_tol(r->endpoints[0].p99_ms, 20, 20 * 0.02);
+    tlm__dash_result_free(r);
+    free(r);
+    tlm__store_close(st);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -854,6 +1101,9 @@ suite(void)
     tcase_add_test(tc, store_batch_records_key_id);
     tcase_add_test(tc, store_outbox_leases_and_logs_attempts);
     tcase_add_test(tc, store_error_groups_follow_events_and_purge);
+    tcase_add_test(tc, store_rollups_filters_and_sections);
+    tcase_add_test(tc, store_rollups_compact_keeps_figures);
+    tcase_add_test(tc, store_rollups_backfilled_on_upgrade);
     tcase_add_test(tc, store_workflows_sessions_and_sequences);
     suite_add_tcase(s, tc);
     return s;
