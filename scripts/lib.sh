@@ -50,6 +50,13 @@ tlm_log() {
 tlm_missing_packages() {
     local pkg status
     for pkg in "${TLM_PACKAGES[@]}"; do
+        # Node.js may come from elsewhere (NodeSource's nodejs package
+        # bundles npm and conflicts with Debian's npm): a working command
+        # is enough.
+        case $pkg in
+        nodejs) command -v node >/dev/null 2>&1 && continue ;;
+        npm) command -v npm >/dev/null 2>&1 && continue ;;
+        esac
         status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) || status=""
         if [[ $status != ii* ]]; then
             printf '%s\n' "$pkg"
