@@ -168,6 +168,7 @@ typedef struct config {
     int repeats;
     bool cold;
     uint32_t burst_events;
+    const char *spool_dir; /* --spool DIR: the burst with a spool */
     double ns_per_tick;
 } config;
 
@@ -251,6 +252,8 @@ client_open(const config *cfg, uint32_t queue_events, tlm_client **out)
         rc = tlm_options_set_api_key(o, cfg->api_key);
     if (rc == 0 && queue_events != 0)
         rc = tlm_options_set_max_queue_events(o, queue_events);
+    if (rc == 0 && cfg->spool_dir != NULL)
+        rc = tlm_options_set_spool_dir(o, cfg->spool_dir);
     if (rc == 0)
         rc = tlm_client_new(out, o);
     tlm_options_free(o);
@@ -461,7 +464,11 @@ bench_burst(const config *cfg)
            "%llu%s\n",
         tlm_strerror(close_rc), (bench_mono_ns() - t0) / 1e6,
         (unsigned long long)s.sent, (unsigned long long)s.dropped_shutdown,
-        dead ? " (dead endpoint: expected)" : "");
+        dead && cfg->spool_dir == NULL ? " (dead endpoint: expected)" : "");
+    if (cfg->spool_dir != NULL)
+        printf("spool                %s: spooled %llu, kept %llu\n",
+            cfg->spool_dir, (unsigned long long)s.spooled,
+            (unsigned long long)s.spool_kept);
     printf("peak rss at end      %ld KiB\n", bench_maxrss_kib());
     tlm_client_free(c);
     return 0;
@@ -474,7 +481,7 @@ usage(void)
         "usage: bench-track [--endpoint URL] [--api-key KEY] [--events N]\n"
         "                   [--batch N] [--repeats N] [--cold]\n"
         "       bench-track --burst [--events N] [--endpoint URL] "
-        "[--api-key KEY]\n");
+        "[--api-key KEY] [--spool DIR]\n");
 }
 
 static int
@@ -513,6 +520,9 @@ main(int argc, char **argv)
             cfg.cold = true;
         } else if (strcmp(a, "--endpoint") == 0 && val != NULL) {
             cfg.endpoint = val;
+            i++;
+        } else if (strcmp(a, "--spool") == 0 && val != NULL) {
+            cfg.spool_dir = val;
             i++;
         } else if (strcmp(a, "--api-key") == 0 && val != NULL) {
             cfg.api_key = val;

@@ -184,6 +184,10 @@ struct tlm_client {
     uint32_t n_waiting;
     uint32_t n_inflight;
     bool flush_partial; /* seal the current batch even if not full */
+    /* Closing with a spool: the whole queue goes to batches (and so to the
+     * spool) at once, not a few batches at a time, so that what close's
+     * deadline finds unsent is on disk rather than dropped. */
+    bool spool_all;
     tlm__spool *spool; /* NULL without a spool dir */
     /* API calls the worker holds: waiting (not in flight) and in flight. */
     tlm__api *api_waiting;

@@ -100,6 +100,7 @@ child_reset(tlm_client *c)
     c->n_waiting = c->n_inflight = 0;
     tlm__api_child_reset(c); /* the parent's feedback calls too */
     c->flush_partial = false;
+    c->spool_all = false;
     /* The queue: the parent's events stay the parent's. */
     tlm__queue_destroy(&c->queue);
     if (tlm__queue_init(&c->queue, c->opts.max_queue_events) != 0)

@@ -213,8 +213,20 @@ batches_held(const tlm_client *c)
     return c->n_waiting + c->n_inflight;
 }
 
+static bool
+abort_requested(tlm_client *c)
+{
+    int abort_now;
+
+    pthread_mutex_lock(&c->mu);
+    abort_now = c->cmd_abort;
+    pthread_mutex_unlock(&c->mu);
+    return abort_now != 0;
+}
+
 /* Moves events from the queue into batches while the number of batches held
- * stays bounded; beyond that the queue fills and drops (counted). */
+ * stays bounded; beyond that the queue fills and drops (counted). Closing
+ * with a spool lifts the bound: every queued event is sealed and spooled. */
 static void
 drain(tlm_client *c)
 {
@@ -227,7 +239,12 @@ drain(tlm_client *c)
     if (c->opts.require_consent
         && atomic_load(&c->consent) != TLM_CONSENT_GIVEN)
         limit = 0;
-    while (batches_held(c) < limit) {
+    else if (c->spool_all)
+        limit = UINT32_MAX;
+    for (uint32_t k = 0; batches_held(c) < limit; k++) {
+        /* Spooling a whole queue takes a while: close's deadline wins. */
+        if (c->spool_all && (k & 255) == 255 && abort_requested(c))
+            break;
         slot = tlm__queue_peek(&c->queue);
         if (slot == NULL)
             break;
@@ -474,6 +491,7 @@ worker_pass(tlm_client *c)
         return;
     }
     c->flush_partial = c->flush_partial || flush || stop;
+    c->spool_all = c->spool_all || (stop && c->spool != NULL);
     drain(c);
     if (!c->opts.require_consent
         || atomic_load(&c->consent) == TLM_CONSENT_GIVEN)

@@ -85,6 +85,15 @@ shown(char *name, size_t size, const char *fmt, const char *member)
     return n;
 }
 
+/* A long name is cut with its warning line (255 bytes): the line is then
+ * a prefix of "NAME: " (of name[], which holds up to 511 bytes of it). */
+static bool
+cut_prefix(const char *line, size_t len, const char *name, int n)
+{
+    return n > 0 && (size_t)n > len && len >= 200 && len < 511
+        && memcmp(line, name, len) == 0;
+}
+
 static bool
 line_names_member(const char *line, size_t len, const cJSON *root)
 {
@@ -95,6 +104,8 @@ line_names_member(const char *line, size_t len, const cJSON *root)
         int n = shown(name, sizeof(name), "%s: ", sec->string);
         if (n > 0 && (size_t)n <= len && memcmp(line, name, (size_t)n) == 0)
             return true;
+        if (cut_prefix(line, len, name, n))
+            return true;
         if (strcmp(sec->string, "telemetry") != 0)
             continue;
         cJSON_ArrayForEach(it, sec)
@@ -102,9 +113,7 @@ line_names_member(const char *line, size_t len, const cJSON *root)
             n = shown(name, sizeof(name), "telemetry.%s: ", it->string);
             if (n > 0 && (size_t)n <= len && memcmp(line, name, (size_t)n) == 0)
                 return true;
-            /* A long name is cut with the 255-byte line. */
-            if (n > 0 && (size_t)n >= sizeof(name) - 1 && len >= 200
-                && memcmp(line, name, 200) == 0)
+            if (cut_prefix(line, len, name, n))
                 return true;
         }
     }

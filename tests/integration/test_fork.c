@@ -27,9 +27,9 @@
  * allocation (seen in CI and here: 8 hangs in 65 runs;
  * google/sanitizers#1814).
  * That holds for any fork here: the parent's worker thread allocates
- * while it sends. glibc's malloc, TSan's and valgrind's are fork-safe, so
- * the suite runs in the normal, TSan and valgrind runs and is skipped (exit
- * 77) under ASan only.
+ * while it sends. glibc's malloc and TSan's are fork-safe, so the suite
+ * runs in the normal and TSan runs (valgrind's run covers the unit suites
+ * only) and is skipped (exit 77) under ASan only.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define TLM_TEST_ASAN 1

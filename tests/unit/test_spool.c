@@ -8,6 +8,7 @@
  * it. Children report through their exit status, never through Check.
  */
 #include "spool.h"
+#include "spool_impl.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -697,6 +698,26 @@ END_TEST
 
 /* Over the cap, the oldest segments go first and their unacked records and
  * events are counted; acked ones are not. */
+/* The documented default cap: 64 MiB when the options say 0, and a fresh
+ * options object says 0. */
+START_TEST(spool_default_cap_is_64_mib)
+{
+    char dir[4096];
+    tlm_options *o = tlm_options_new();
+    tlm__spool *s;
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(o->spool_max_bytes, 0);
+    tlm_options_free(o);
+    make_dir(dir, sizeof(dir));
+    s = open_spool(dir, TLM__FSYNC_NEVER, 0, 0);
+    ck_assert_uint_eq(s->max_bytes, (size_t)64 << 20);
+    ck_assert_uint_eq(TLM__SPOOL_DEFAULT_MAX, (size_t)64 << 20);
+    tlm__spool_close(s);
+    rm_rf(dir);
+}
+END_TEST
+
 START_TEST(spool_size_cap)
 {
     const size_t max = 64 * 1024, body = 4000;
@@ -1338,6 +1359,7 @@ spool_suite(void)
     tcase_add_test(tc, spool_truncated_tail);
     tcase_add_test(tc, spool_flipped_byte);
     tcase_add_test(tc, spool_garbage_and_strays);
+    tcase_add_test(tc, spool_default_cap_is_64_mib);
     tcase_add_test(tc, spool_size_cap);
     tcase_add_test(tc, spool_cap_on_adoption);
     tcase_add_test(tc, spool_rlimit_fsize_ignored);
