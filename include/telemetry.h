@@ -243,8 +243,8 @@ TLM_API TLM_WARN_UNUSED int tlm_options_set_scrubbing(
  * Adds a scrub pattern of your own: a POSIX extended regular expression
  * whose matches in scrubbed strings are replaced by "[name]", after the
  * built-in detectors. `name` is 1-31 characters of a-z, 0-9 and _; at most
- * 64 patterns. TLM_EINVAL (with the regex error in last_error) if the
- * pattern does not compile. Since 0.1.0.
+ * 64 patterns of at most 8192 bytes each. TLM_EINVAL (with the regex error
+ * in last_error) if the pattern does not compile. Since 0.1.0.
  */
 TLM_API TLM_WARN_UNUSED int tlm_options_add_scrub_pattern(
     tlm_options *opts, const char *name, const char *pattern);
@@ -407,7 +407,9 @@ typedef struct tlm_client tlm_client;
  * anything but "", "0" or "false" (e.g. DO_NOT_TRACK=1), the client is
  * created disabled; only tlm_client_set_enabled(c, 1) turns it on. `opts` may
  * be NULL for all defaults. Returns 0 and sets *out, or TLM_EINVAL, TLM_ENOMEM,
- * TLM_ETHREAD, TLM_ETRANSPORT (then *out is NULL). Ownership: *out is the
+ * TLM_ETHREAD, TLM_ETRANSPORT, or TLM_EIO when the spool directory, or the
+ * state directory holding the anonymization salt (none set in the options),
+ * cannot be created or used (then *out is NULL). Ownership: *out is the
  * caller's; release with tlm_client_free(). Since 0.1.0.
  */
 TLM_API TLM_WARN_UNUSED int tlm_client_new(
@@ -441,7 +443,9 @@ TLM_API int tlm_client_close(tlm_client *client, uint32_t timeout_ms);
 /**
  * Closes the client if needed (with the shutdown_timeout_ms option as the
  * deadline) and releases it. NULL is a no-op. Must not race with other calls
- * on the same client. Since 0.1.0.
+ * on the same client. Called from one of the client's own callbacks (its
+ * worker thread) it does nothing but log an error: free it from another
+ * thread. Since 0.1.0.
  */
 TLM_API void tlm_client_free(tlm_client *client);
 
@@ -473,7 +477,8 @@ typedef enum tlm_consent {
 TLM_API int tlm_client_set_consent(tlm_client *client, int consent);
 
 /** The current consent state; TLM_CONSENT_GIVEN when consent is not
- * required; TLM_CONSENT_UNKNOWN for NULL. Since 0.1.0. */
+ * required; TLM_CONSENT_UNKNOWN for NULL; after close, the last state.
+ * Since 0.1.0. */
 TLM_API int tlm_client_consent(const tlm_client *client);
 
 /**

@@ -409,6 +409,15 @@ tlm_client_free(tlm_client *c)
 
     if (c == NULL)
         return;
+    /* From one of its own callbacks (the worker thread), freeing would
+     * join the running thread and tear its loop down under it: refuse,
+     * and say so, rather than abort the host. */
+    if (on_worker(c)) {
+        tlm__log(c->opts.logger, c->opts.logger_data, TLM_LOG_ERROR,
+            "tlm_client_free called from the client's own callback: "
+            "ignored (the client stays open)");
+        return;
+    }
     if (tlm__forked(c))
         (void)tlm__fork_settle(c, false);
     if (atomic_load(&c->state) == TLM__STATE_OPEN)

@@ -258,6 +258,13 @@ add_pattern(tlm_options *o, const char *name, const char *pattern)
         tlm__options_seterr(o, "scrub_patterns: more than 64 patterns");
         return TLM_EINVAL;
     }
+    /* regcomp's time and memory grow fast with the pattern (10 MiB: 25 s
+     * and 2.2 GB), and each client compiles it again. */
+    if (strlen(pattern) > 8192) {
+        tlm__options_seterr(
+            o, "scrub_patterns.%s: longer than 8192 bytes", name);
+        return TLM_EINVAL;
+    }
     if (tlm__custom_check(pattern, err, sizeof(err)) != 0) {
         tlm__options_seterr(o, "scrub_patterns.%s: %s", name, err);
         return TLM_EINVAL;

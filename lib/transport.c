@@ -14,6 +14,7 @@
 struct tlm__sock {
     uv_poll_t poll;
     curl_socket_t fd;
+    int events; /* what curl last asked to watch */
     tlm_client *c;
     tlm__sock *next_free;
 };
@@ -76,13 +77,23 @@ on_poll(uv_poll_t *h, int status, int events)
     tlm_client *c = ctx->c;
     int flags = 0, running;
 
+    /* An error (a reset: e.g. the server answered 413 before reading the
+     * body and closed) stops the handle in libuv. The answer may still be
+     * readable: let curl read and write and find out itself, rather than
+     * abandon the transfer unread; it finishes on the socket's error if
+     * there is nothing to read. */
     if (status < 0)
-        flags = CURL_CSELECT_ERR;
+        flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
     if (events & UV_READABLE)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     curl_multi_socket_action(c->multi, ctx->fd, flags, &running);
+    /* Still curl's socket (not being closed) but stopped by the error:
+     * watch it again as curl last asked. */
+    if (status < 0 && !uv_is_closing((uv_handle_t *)&ctx->poll)
+        && !uv_is_active((uv_handle_t *)&ctx->poll) && ctx->events != 0)
+        uv_poll_start(&ctx->poll, ctx->events, on_poll);
     check_done(c);
 }
 
@@ -117,6 +128,7 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
+    ctx->events = events;
     uv_poll_start(&ctx->poll, events, on_poll);
     return 0;
 }

@@ -40,21 +40,43 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 # The header first and alone: it must bring everything it needs. Then its
-# macros, which expand in the user's code under the user's flags.
+# macros, which expand in the user's code under the user's flags: every
+# *_INIT macro both as a static initializer and as an automatic one.
 cat >"$tmp/t.$lang" <<'SRC'
 #include "telemetry.h"
 static const tlm_request req = TLM_REQUEST_INIT;
+static const tlm_error_event err = TLM_ERROR_EVENT_INIT;
+static const tlm_feedback fb = TLM_FEEDBACK_INIT;
+static const tlm_feature_request fr = TLM_FEATURE_REQUEST_INIT;
+static const tlm_feature_query fq = TLM_FEATURE_QUERY_INIT;
 int
 main(void)
 {
     unsigned int num = TLM_VERSION_NUM;
     const char *str = TLM_VERSION_STRING;
+    tlm_request req2 = TLM_REQUEST_INIT;
+    tlm_error_event err2 = TLM_ERROR_EVENT_INIT;
+    tlm_feedback fb2 = TLM_FEEDBACK_INIT;
+    tlm_feature_request fr2 = TLM_FEATURE_REQUEST_INIT;
+    tlm_feature_query fq2 = TLM_FEATURE_QUERY_INIT;
+    size_t total;
     tlm_stats st;
     tlm_stats_init(&st);
-    return (int)(req.size + st.size + num + (unsigned int)(str[0] == '0'))
-        == 0;
+    total = req.size + err.size + fb.size + fr.size + fq.size + req2.size
+        + err2.size + fb2.size + fr2.size + fq2.size + st.size;
+    return (int)(total + num + (unsigned int)(str[0] == '0')) == 0;
 }
 SRC
+
+# A macro added to the header later must be added above too.
+missing=$(sed -n 's/^#define \(TLM_[A-Z0-9_]*_INIT\)\([^A-Z0-9_(].*\)\{0,1\}$/\1/p' \
+    "$incdir/telemetry.h" | while read -r m; do
+    grep -q "= $m;" "$tmp/t.$lang" || printf ' %s' "$m"
+done)
+if [ -n "$missing" ]; then
+    echo "header-test.sh: not expanded by the test source:$missing" >&2
+    exit 1
+fi
 
 echo "$compiler $flags -I$incdir -c t.$lang"
 # shellcheck disable=SC2086 # $flags is a word list on purpose

@@ -1,7 +1,8 @@
 /*
  * test_stats.c - the client's counters and the lifecycle calls that move
  * them (lib/client.c): tlm_client_stats versioning, queue-full and opt-out
- * drops, close deadlines, argument checks.
+ * drops, close deadlines, argument checks, and no allocation on the
+ * caller's tracking path.
  *
  * Clients point at http://127.0.0.1:1, where nothing listens: every
  * transfer fails at once and is retried, so nothing is ever sent. Their
@@ -11,6 +12,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +426,141 @@ START_TEST(stats_overflow_event_counted)
 }
 END_TEST
 
+/* ---- allocations on the caller thread --------------------------------- */
+
+/* Counts the client's allocations made while the current thread has
+ * `counting` set: the caller thread inside tlm_track_*, never the worker. */
+static _Thread_local int counting;
+static atomic_long caller_allocs;
+
+static void *
+count_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (counting)
+        atomic_fetch_add(&caller_allocs, 1);
+    return malloc(n);
+}
+
+static void *
+count_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    if (counting)
+        atomic_fetch_add(&caller_allocs, 1);
+    return realloc(p, n);
+}
+
+static void
+count_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+static tlm_client *
+counted_client(void)
+{
+    tlm_allocator a = {
+        sizeof(tlm_allocator), count_malloc, count_realloc, count_free, NULL};
+    tlm_options *o = tlm_options_new();
+    tlm_client *c = NULL;
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(tlm_options_set_endpoint(o, DEAD_ENDPOINT), 0);
+    ck_assert_int_eq(tlm_options_set_flush_interval_ms(o, 3600000), 0);
+    ck_assert_int_eq(tlm_options_set_max_queue_events(o, 8192), 0);
+    ck_assert_int_eq(tlm_options_set_allocator(o, &a), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    atomic_store(&caller_allocs, 0);
+    return c;
+}
+
+/* A request whose six strings take exactly `total` bytes of the slot,
+ * terminators included (the endpoint is padded to get there). */
+static void
+request_of_size(tlm_request *r, char *endpoint, size_t total)
+{
+    static const char method[] = "PATCH", user[] = "user-123", org[] = "org-9",
+                      tier[] = "pro", details[] = "{\"retry_count\":1}";
+    size_t fixed = sizeof(method) + sizeof(user) + sizeof(org) + sizeof(tier)
+        + sizeof(details);
+    size_t n = total - fixed - 1; /* endpoint length without its NUL */
+
+    memset(endpoint, 'p', n);
+    endpoint[0] = '/';
+    endpoint[n] = '\0';
+    tlm_request_init(r);
+    r->endpoint = endpoint;
+    r->method = method;
+    r->response_status = 200;
+    r->response_time_ms = 3.0;
+    r->user_id = user;
+    r->organization_id = org;
+    r->access_tier = tier;
+    r->request_details = details;
+}
+
+/* The common path: strings that fit the 192-byte inline slot (up to the
+ * last byte) cost no allocation on the calling thread, first call
+ * included. */
+START_TEST(stats_track_does_not_allocate)
+{
+    enum { N = 2000 };
+    tlm_client *c = counted_client();
+    char endpoint[256];
+    tlm_request small, full;
+    long allocs;
+    int i;
+
+    request_of_size(&small, endpoint, 64);
+    counting = 1;
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(tlm_track_request(c, &small), 0);
+        ck_assert_int_eq(tlm_track_request_simple(
+                             c, "/v1/simple", "GET", 200, (double)i, "user-7"),
+            0);
+    }
+    counting = 0;
+    allocs = atomic_load(&caller_allocs);
+    ck_assert_int_eq(allocs, 0);
+
+    request_of_size(&full, endpoint, 192);
+    counting = 1;
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(tlm_track_request(c, &full), 0);
+    counting = 0;
+    allocs = atomic_load(&caller_allocs);
+    ck_assert_int_eq(allocs, 0);
+    ck_assert_uint_eq(stats_of(c).enqueued, 3 * N);
+    tlm_client_free(c);
+}
+END_TEST
+
+/* The documented spill: one byte over the slot takes one allocation per
+ * event, through the client's allocator. */
+START_TEST(stats_track_spill_allocates)
+{
+    enum { N = 100 };
+    tlm_client *c = counted_client();
+    char endpoint[256];
+    tlm_request r;
+    long allocs;
+    int i;
+
+    request_of_size(&r, endpoint, 193);
+    counting = 1;
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(tlm_track_request(c, &r), 0);
+    counting = 0;
+    allocs = atomic_load(&caller_allocs);
+    ck_assert_int_eq(allocs, N);
+    ck_assert_uint_eq(stats_of(c).enqueued, N);
+    tlm_client_free(c);
+}
+END_TEST
+
 static Suite *
 stats_suite(void)
 {
@@ -445,6 +582,8 @@ stats_suite(void)
     tcase_add_test(tc, stats_invalid_requests);
     tcase_add_test(tc, stats_null_client_calls);
     tcase_add_test(tc, stats_overflow_event_counted);
+    tcase_add_test(tc, stats_track_does_not_allocate);
+    tcase_add_test(tc, stats_track_spill_allocates);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

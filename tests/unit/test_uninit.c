@@ -13,6 +13,8 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1189,6 +1191,46 @@ abusive_hook(tlm_event *ev, void *userdata)
     return TLM_HOOK_KEEP;
 }
 
+/* Close and free called from the client's own callback (the worker
+ * thread): refused (TLM_EINVAL) and ignored, never an abort; the client
+ * still works and is freed from the main thread. */
+static tlm_client *self_client;
+static atomic_int self_calls, self_close_rc;
+
+static tlm_hook_result
+free_self_hook(tlm_event *ev, void *data)
+{
+    (void)ev;
+    (void)data;
+    atomic_store(&self_close_rc, tlm_client_close(self_client, 0));
+    tlm_client_free(self_client); /* ignored: logged */
+    atomic_fetch_add(&self_calls, 1);
+    return TLM_HOOK_KEEP;
+}
+
+START_TEST(uninit_free_from_own_callback)
+{
+    tlm_options *o = dead_options();
+
+    atomic_store(&self_calls, 0);
+    atomic_store(&self_close_rc, 1);
+    ck_assert_int_eq(tlm_options_set_before_send(o, free_self_hook, NULL), 0);
+    ck_assert_int_eq(tlm_client_new(&self_client, o), 0);
+    tlm_options_free(o);
+    ck_assert_int_eq(
+        tlm_track_request_simple(self_client, "/x", "GET", 200, 1.0, "u"), 0);
+    (void)tlm_client_flush(self_client, 300);
+    ck_assert_int_eq(atomic_load(&self_calls), 1);
+    ck_assert_int_eq(atomic_load(&self_close_rc), TLM_EINVAL);
+    /* Still open and usable. */
+    ck_assert_int_eq(tlm_client_is_enabled(self_client), 1);
+    ck_assert_int_eq(
+        tlm_track_request_simple(self_client, "/y", "GET", 200, 1.0, "u"), 0);
+    tlm_client_free(self_client);
+    self_client = NULL;
+}
+END_TEST
+
 START_TEST(uninit_hook_bad_arguments)
 {
     struct hook_ctx h;
@@ -1219,6 +1261,741 @@ START_TEST(uninit_hook_bad_arguments)
 }
 END_TEST
 
+/* ---- privacy, sampling, state, consent and spool options -------------- */
+
+/* What a string option answers for s (docs/c-api.md, "Setters"): at most
+ * 8192 bytes, no byte below 0x20 nor 0x7f; UTF-8 validity is not checked,
+ * so invalid UTF-8 without control characters is stored as given. */
+static int
+string_option_expect(const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p != '\0'; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return TLM_EINVAL;
+    return strlen(s) > 8192 || *s == '\0' ? TLM_EINVAL : 0;
+}
+
+/* rc must be TLM_EINVAL and the object's last error must name `what`. */
+#define ASSERT_EINVAL_NAMED(o, call, what)                                     \
+    do {                                                                       \
+        int rc_ = (call);                                                      \
+        ck_assert_msg(rc_ == TLM_EINVAL, "%s: %d", #call, rc_);                \
+        ck_assert_msg(strstr(tlm_options_last_error(o), (what)) != NULL,       \
+            "%s: last error '%s' does not name %s", #call,                     \
+            tlm_options_last_error(o), (what));                                \
+    } while (0)
+
+typedef int (*string_setter)(tlm_options *, const char *);
+
+/* The optional string options of the privacy and spool layers: NULL
+ * restores the default, "" is refused. */
+static const struct {
+    const char *key;
+    string_setter set;
+} optional_strings[] = {
+    {"anonymization_salt", tlm_options_set_anonymization_salt},
+    {"request_details_allowlist", tlm_options_set_details_allowlist},
+    {"state_dir", tlm_options_set_state_dir},
+    {"spool_dir", tlm_options_set_spool_dir},
+};
+#define N_OPTIONAL_STRINGS                                                     \
+    (sizeof(optional_strings) / sizeof(optional_strings[0]))
+
+/* Rates documented as "in (0, 1]". */
+static const double bad_rates[] = {0.0, -0.0, -1.0, -DBL_MIN, 1.0000001, 2.0,
+    DBL_MAX, NAN, INFINITY, -INFINITY};
+static const double good_rates[] = {DBL_MIN, 0.001, 0.5, 1.0};
+#define N_BAD_RATES (sizeof(bad_rates) / sizeof(bad_rates[0]))
+#define N_GOOD_RATES (sizeof(good_rates) / sizeof(good_rates[0]))
+
+START_TEST(uninit_privacy_options_null_handle)
+{
+    size_t i;
+
+    for (i = 0; i < N_OPTIONAL_STRINGS; i++) {
+        ck_assert_int_eq(optional_strings[i].set(NULL, "x"), TLM_EINVAL);
+        ck_assert_int_eq(optional_strings[i].set(NULL, NULL), TLM_EINVAL);
+    }
+    ck_assert_int_eq(
+        tlm_options_set_anonymization_salt(NULL, "salt"), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_anonymization(NULL, 1, 0), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_anonymization(NULL, 0, 1), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_scrubbing(NULL, 1), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_scrubbing(NULL, 0), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_add_scrub_pattern(NULL, "n", "[0-9]+"), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_add_scrub_pattern(NULL, NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_details_allowlist(NULL, "method"), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_sampling_rate(NULL, 0.5), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_sampling_rate(NULL, NAN), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_sampling_override(NULL, "/a", 0.5), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_sampling_override(NULL, NULL, 0.5), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_sampling_mode(NULL, TLM_SAMPLE_BY_USER), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_state_dir(NULL, "/tmp"), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_require_consent(NULL, 1), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_require_consent(NULL, 0), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_spool_dir(NULL, NULL), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_spool_max_bytes(NULL, 0), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_spool_fsync(NULL, -1), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_options_set_error_sampling_rate(NULL, NAN), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_max_stack_frames(NULL, 0), TLM_EINVAL);
+    ck_assert_int_eq(tlm_options_set_max_stack_bytes(NULL, 0), TLM_EINVAL);
+}
+END_TEST
+
+START_TEST(uninit_privacy_options_strings)
+{
+    char *limit = huge_string("", 's', 8192);
+    char *over = huge_string("", 's', 8193);
+    tlm_options *o = tlm_options_new();
+    size_t i, j;
+    int rc;
+
+    ck_assert_ptr_nonnull(o);
+    for (i = 0; i < N_OPTIONAL_STRINGS; i++) {
+        const char *key = optional_strings[i].key;
+        string_setter set = optional_strings[i].set;
+
+        ck_assert_int_eq(set(o, NULL), 0);
+        ASSERT_EINVAL_NAMED(o, set(o, ""), key);
+        ck_assert_ptr_nonnull(strstr(tlm_options_last_error(o), "non-empty"));
+        ck_assert_int_eq(set(o, limit), 0);
+        ASSERT_EINVAL_NAMED(o, set(o, over), key);
+        ck_assert_ptr_nonnull(strstr(tlm_options_last_error(o), "8192"));
+        for (j = 0; j < N_BAD; j++) {
+            rc = set(o, bad_strings[j]);
+            ck_assert_msg(rc == string_option_expect(bad_strings[j]),
+                "%s, string %zu: %d", key, j, rc);
+            if (rc != 0)
+                ck_assert_ptr_nonnull(strstr(tlm_options_last_error(o), key));
+        }
+        ck_assert_int_eq(set(o, NULL), 0); /* frees the last copy */
+    }
+    /* The endpoint of a sampling override is a string option too. */
+    ck_assert_int_eq(tlm_options_set_sampling_override(o, limit, 0.5), 0);
+    ASSERT_EINVAL_NAMED(o, tlm_options_set_sampling_override(o, over, 0.5),
+        "sampling_overrides");
+    for (j = 0; j < N_BAD; j++) {
+        rc = tlm_options_set_sampling_override(o, bad_strings[j], 0.5);
+        ck_assert_msg(rc == string_option_expect(bad_strings[j]),
+            "override, string %zu: %d", j, rc);
+    }
+    tlm_options_free(o);
+    free(limit);
+    free(over);
+}
+END_TEST
+
+START_TEST(uninit_privacy_options_out_of_range)
+{
+    tlm_options *o = tlm_options_new();
+    size_t i;
+
+    ck_assert_ptr_nonnull(o);
+    /* Anonymization off needs the acknowledgement; any non-zero is on. */
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_anonymization(o, 0, 0), "acknowledged");
+    ck_assert_int_eq(tlm_options_set_anonymization(o, 0, 1), 0);
+    ck_assert_int_eq(tlm_options_set_anonymization(o, 0, INT_MIN), 0);
+    ck_assert_int_eq(tlm_options_set_anonymization(o, INT_MIN, 0), 0);
+    ck_assert_int_eq(tlm_options_set_anonymization(o, 1, 0), 0);
+    ck_assert_int_eq(tlm_options_set_scrubbing(o, 0), 0);
+    ck_assert_int_eq(tlm_options_set_scrubbing(o, INT_MIN), 0);
+    ck_assert_int_eq(tlm_options_set_scrubbing(o, 1), 0);
+    ck_assert_int_eq(tlm_options_set_require_consent(o, INT_MAX), 0);
+    ck_assert_int_eq(tlm_options_set_require_consent(o, 0), 0);
+    /* Rates: (0, 1], NaN and infinities refused. */
+    for (i = 0; i < N_BAD_RATES; i++) {
+        ASSERT_EINVAL_NAMED(
+            o, tlm_options_set_sampling_rate(o, bad_rates[i]), "sampling_rate");
+        ASSERT_EINVAL_NAMED(o,
+            tlm_options_set_error_sampling_rate(o, bad_rates[i]),
+            "error_sampling_rate");
+        ASSERT_EINVAL_NAMED(o,
+            tlm_options_set_sampling_override(o, "/v1/x", bad_rates[i]),
+            "sampling_overrides");
+    }
+    for (i = 0; i < N_GOOD_RATES; i++) {
+        ck_assert_int_eq(tlm_options_set_sampling_rate(o, good_rates[i]), 0);
+        ck_assert_int_eq(
+            tlm_options_set_error_sampling_rate(o, good_rates[i]), 0);
+        ck_assert_int_eq(
+            tlm_options_set_sampling_override(o, "/v1/x", good_rates[i]), 0);
+    }
+    ASSERT_EINVAL_NAMED(o, tlm_options_set_sampling_override(o, NULL, 0.5),
+        "sampling_overrides");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_sampling_override(o, "", 0.5), "sampling_overrides");
+    /* Sampling modes and fsync policies are closed sets. */
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_sampling_mode(o, -1), "sampling_mode");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_sampling_mode(o, 2), "sampling_mode");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_sampling_mode(o, INT_MIN), "sampling_mode");
+    ck_assert_int_eq(tlm_options_set_sampling_mode(o, TLM_SAMPLE_BY_USER), 0);
+    ck_assert_int_eq(tlm_options_set_sampling_mode(o, TLM_SAMPLE_RANDOM), 0);
+    ASSERT_EINVAL_NAMED(o, tlm_options_set_spool_fsync(o, -1), "spool_fsync");
+    ASSERT_EINVAL_NAMED(o, tlm_options_set_spool_fsync(o, 3), "spool_fsync");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_spool_fsync(o, INT_MAX), "spool_fsync");
+    ck_assert_int_eq(tlm_options_set_spool_fsync(o, TLM_FSYNC_ALWAYS), 0);
+    ck_assert_int_eq(tlm_options_set_spool_fsync(o, TLM_FSYNC_NEVER), 0);
+    ck_assert_int_eq(tlm_options_set_spool_fsync(o, TLM_FSYNC_BATCH), 0);
+    /* Spool cap: 4096 bytes .. 1 TiB. */
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_spool_max_bytes(o, 0), "spool_max_bytes");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_spool_max_bytes(o, 4095), "spool_max_bytes");
+    ASSERT_EINVAL_NAMED(o,
+        tlm_options_set_spool_max_bytes(o, ((uint64_t)1 << 40) + 1),
+        "spool_max_bytes");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_spool_max_bytes(o, UINT64_MAX), "spool_max_bytes");
+    ck_assert_int_eq(tlm_options_set_spool_max_bytes(o, 4096), 0);
+    ck_assert_int_eq(tlm_options_set_spool_max_bytes(o, (uint64_t)1 << 40), 0);
+    /* Stack caps: frames 1 .. 256, bytes 1024 .. 65536. */
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_frames(o, 0), "max_stack_frames");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_frames(o, 257), "max_stack_frames");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_frames(o, UINT32_MAX), "max_stack_frames");
+    ck_assert_int_eq(tlm_options_set_max_stack_frames(o, 1), 0);
+    ck_assert_int_eq(tlm_options_set_max_stack_frames(o, 256), 0);
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_bytes(o, 0), "max_stack_bytes");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_bytes(o, 1023), "max_stack_bytes");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_bytes(o, 65537), "max_stack_bytes");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_set_max_stack_bytes(o, UINT32_MAX), "max_stack_bytes");
+    ck_assert_int_eq(tlm_options_set_max_stack_bytes(o, 1024), 0);
+    ck_assert_int_eq(tlm_options_set_max_stack_bytes(o, 65536), 0);
+    tlm_options_free(o);
+}
+END_TEST
+
+START_TEST(uninit_scrub_patterns)
+{
+    static const char *const bad_names[]
+        = {"", "Upper", "a-b", "a b", "a.b", "\xc3\xa9", "tab\t", "\xff"};
+    static const char *const bad_regexes[] = {"(", "[z-a]", "a{2,1}", "\\"};
+    char name[40];
+    char *huge;
+    tlm_options *o = tlm_options_new();
+    size_t i;
+    int rc;
+
+    ck_assert_ptr_nonnull(o);
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_add_scrub_pattern(o, NULL, "x"), "scrub_patterns");
+    ASSERT_EINVAL_NAMED(
+        o, tlm_options_add_scrub_pattern(o, "n", NULL), "scrub_patterns");
+    for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+        ck_assert_msg(
+            tlm_options_add_scrub_pattern(o, bad_names[i], "x") == TLM_EINVAL,
+            "name %zu accepted", i);
+    /* Names are 1..31 characters. */
+    memset(name, 'n', sizeof(name));
+    name[32] = '\0';
+    ck_assert_int_eq(tlm_options_add_scrub_pattern(o, name, "x"), TLM_EINVAL);
+    name[31] = '\0';
+    ck_assert_int_eq(tlm_options_add_scrub_pattern(o, name, "x"), 0);
+    /* A pattern that does not compile: TLM_EINVAL, the regex error named. */
+    for (i = 0; i < sizeof(bad_regexes) / sizeof(bad_regexes[0]); i++) {
+        ASSERT_EINVAL_NAMED(o,
+            tlm_options_add_scrub_pattern(o, "re", bad_regexes[i]),
+            "scrub_patterns.re");
+    }
+    /* A huge name is no name. A pattern is at most 8192 bytes (glibc's
+     * regcomp needs about 2 GB and 25 s for 10 MiB). */
+    huge = huge_string("", 'n', HUGE_LEN);
+    ck_assert_int_eq(tlm_options_add_scrub_pattern(o, huge, "x"), TLM_EINVAL);
+    huge[(size_t)64 << 10] = '\0';
+    ASSERT_EINVAL_NAMED(o, tlm_options_add_scrub_pattern(o, "long", huge),
+        "scrub_patterns.long: longer than 8192 bytes");
+    huge[8193] = '\0';
+    ASSERT_EINVAL_NAMED(o, tlm_options_add_scrub_pattern(o, "long", huge),
+        "scrub_patterns.long");
+    huge[8192] = '\0';
+    ck_assert_int_eq(tlm_options_add_scrub_pattern(o, "long", huge), 0);
+    free(huge);
+    /* Odd bytes in a pattern: it compiles (bytes match bytes) or not. */
+    for (i = 0; i < N_BAD; i++) {
+        rc = tlm_options_add_scrub_pattern(o, "odd", bad_strings[i]);
+        ck_assert_msg(is_one_of(rc, 0, TLM_EINVAL), "pattern %zu: %d", i, rc);
+    }
+    tlm_options_free(o);
+
+    /* At most 64 patterns. */
+    o = tlm_options_new();
+    ck_assert_ptr_nonnull(o);
+    for (i = 0; i < 64; i++) {
+        snprintf(name, sizeof(name), "p%zu", i);
+        ck_assert_int_eq(tlm_options_add_scrub_pattern(o, name, "[0-9]{6}"), 0);
+    }
+    ASSERT_EINVAL_NAMED(o, tlm_options_add_scrub_pattern(o, "p64", "x"), "64");
+    tlm_options_free(o);
+
+    /* At most 256 sampling overrides; an existing one is still updated. */
+    o = tlm_options_new();
+    ck_assert_ptr_nonnull(o);
+    for (i = 0; i < 256; i++) {
+        snprintf(name, sizeof(name), "/v1/e%zu", i);
+        ck_assert_int_eq(tlm_options_set_sampling_override(o, name, 0.5), 0);
+    }
+    ASSERT_EINVAL_NAMED(o, tlm_options_set_sampling_override(o, "/v1/new", 0.5),
+        "sampling_overrides");
+    ck_assert_int_eq(tlm_options_set_sampling_override(o, "/v1/e0", 0.25), 0);
+    tlm_options_free(o);
+}
+END_TEST
+
+/* A fresh directory under $TMPDIR (or /tmp). */
+static void
+make_temp_dir(char *out, size_t n)
+{
+    const char *t = getenv("TMPDIR");
+
+    snprintf(out, n, "%s/tlm-uninit-XXXXXX", t && *t ? t : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
+static void
+rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4096];
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0 && (errno == EISDIR || errno == EPERM))
+            rm_rf(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void
+make_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Directories that the setters accept but a client cannot use: the spool's
+ * is documented to fail tlm_client_new() with TLM_EIO; the state
+ * directory's (needed for the salt when none is set) fails it the same
+ * way. Invalid UTF-8 in a path is just bytes to the file system. */
+START_TEST(uninit_unusable_dirs)
+{
+    char dir[256], file[300], path[400];
+    char *long_path;
+    tlm_options *o;
+    tlm_client *c;
+    size_t n;
+
+    make_temp_dir(dir, sizeof(dir));
+    snprintf(file, sizeof(file), "%s/file", dir);
+    make_file(file);
+    snprintf(path, sizeof(path), "%s/spool", file); /* under a file */
+
+    o = dead_options();
+    ck_assert_int_eq(tlm_options_set_spool_dir(o, path), 0);
+    c = NULL;
+    ck_assert_int_eq(tlm_client_new(&c, o), TLM_EIO);
+    ck_assert_ptr_null(c);
+    /* 8192 bytes is a valid option and no valid path. */
+    n = strlen(dir);
+    long_path = huge_string(dir, 'd', 8192);
+    long_path[n] = '/';
+    ck_assert_int_eq(tlm_options_set_spool_dir(o, long_path), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), TLM_EIO);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(tlm_options_set_spool_dir(o, NULL), 0);
+    ck_assert_int_eq(tlm_options_set_state_dir(o, path), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), TLM_EIO);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(tlm_options_set_state_dir(o, long_path), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), TLM_EIO);
+    ck_assert_ptr_null(c);
+    free(long_path);
+
+    /* Invalid UTF-8 names are fine directories. */
+    snprintf(path, sizeof(path), "%s/\xff\xfe state", dir);
+    ck_assert_int_eq(tlm_options_set_state_dir(o, path), 0);
+    snprintf(path, sizeof(path), "%s/\xc0\x80 spool", dir);
+    ck_assert_int_eq(tlm_options_set_spool_dir(o, path), 0);
+    ck_assert_int_eq(tlm_client_new(&c, o), 0);
+    tlm_options_free(o);
+    ck_assert_int_eq(
+        tlm_track_request_simple(c, "/v1/x", "GET", 200, 1.0, "u"), 0);
+    ck_assert(is_one_of(tlm_client_close(c, 500), 0, TLM_ETIMEDOUT));
+    tlm_client_free(c);
+    rm_rf(dir);
+}
+END_TEST
+
+/* Every enqueued event settled, consent drops and calls refused included. */
+static void
+assert_settled_consent(const tlm_client *c, uint64_t refused)
+{
+    tlm_stats s = stats_of(c);
+    uint64_t settled = s.sent + s.rejected + s.dropped_before_send
+        + s.dropped_http + s.dropped_retries + s.dropped_oversize
+        + s.dropped_shutdown + s.dropped_disabled + s.dropped_nomem
+        + s.dropped_consent;
+
+    ck_assert_uint_ge(s.dropped_consent + s.dropped_disabled, refused);
+    ck_assert_uint_eq(s.queue_depth, 0);
+    ck_assert_uint_eq(s.inflight_events, 0);
+    ck_assert_msg(settled - refused == s.enqueued,
+        "enqueued %llu, settled %llu (consent %llu, shutdown %llu)",
+        (unsigned long long)s.enqueued, (unsigned long long)(settled - refused),
+        (unsigned long long)s.dropped_consent,
+        (unsigned long long)s.dropped_shutdown);
+}
+
+START_TEST(uninit_consent_null_and_closed)
+{
+    static const int bad_consent[] = {-1, 3, INT_MIN, INT_MAX};
+    char dir[256], state[300], file[400], word[32];
+    tlm_options *o;
+    tlm_client *c;
+    FILE *f;
+    size_t i;
+
+    ck_assert_int_eq(tlm_client_consent(NULL), TLM_CONSENT_UNKNOWN);
+    ck_assert_int_eq(
+        tlm_client_set_consent(NULL, TLM_CONSENT_GIVEN), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_client_set_consent(NULL, TLM_CONSENT_REVOKED), TLM_EINVAL);
+    ck_assert_int_eq(tlm_client_set_consent(NULL, 42), TLM_EINVAL);
+
+    /* Consent not required: GIVEN, and nonsense decisions are refused. */
+    c = dead_client();
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_GIVEN);
+    for (i = 0; i < sizeof(bad_consent) / sizeof(bad_consent[0]); i++)
+        ck_assert_int_eq(tlm_client_set_consent(c, bad_consent[i]), TLM_EINVAL);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_GIVEN);
+    ck_assert_int_eq(tlm_client_close(c, 200), 0);
+    ck_assert_int_eq(
+        tlm_client_set_consent(c, TLM_CONSENT_REVOKED), TLM_ECLOSED);
+    ck_assert_int_eq(tlm_client_set_consent(c, 7), TLM_EINVAL);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_GIVEN);
+    tlm_client_free(c);
+
+    /* Required, with a state directory that later becomes unwritable. */
+    make_temp_dir(dir, sizeof(dir));
+    snprintf(state, sizeof(state), "%s/state", dir);
+    o = dead_options();
+    ck_assert_int_eq(tlm_options_set_anonymization_salt(o, "salt"), 0);
+    ck_assert_int_eq(tlm_options_set_state_dir(o, state), 0);
+    ck_assert_int_eq(tlm_options_set_require_consent(o, 1), 0);
+    c = dead_client_with(o);
+    tlm_options_free(o);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_UNKNOWN);
+    ck_assert_int_eq(
+        tlm_track_request_simple(c, "/v1/x", "GET", 200, 1.0, "u"), 0);
+    ck_assert_int_eq(tlm_client_set_consent(c, TLM_CONSENT_REVOKED), 0);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_REVOKED);
+    ck_assert_int_eq(tlm_track_request_simple(c, "/v1/x", "GET", 200, 1.0, "u"),
+        TLM_EDISABLED);
+    ck_assert_int_eq(tlm_client_set_consent(c, 3), TLM_EINVAL);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_REVOKED);
+    ck_assert_int_eq(tlm_client_set_consent(c, TLM_CONSENT_GIVEN), 0);
+    snprintf(file, sizeof(file), "%s/consent", state);
+    f = fopen(file, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(word, sizeof(word), f));
+    fclose(f);
+    ck_assert_str_eq(word, "given\n");
+    /* Not persisted (the directory is now a file): TLM_EIO, and the
+     * decision still applies. */
+    rm_rf(state);
+    make_file(state);
+    ck_assert_int_eq(tlm_client_set_consent(c, TLM_CONSENT_REVOKED), TLM_EIO);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_REVOKED);
+    ck_assert_int_eq(tlm_client_set_consent(c, TLM_CONSENT_UNKNOWN), TLM_EIO);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_UNKNOWN);
+    ck_assert(is_one_of(tlm_client_close(c, 500), 0, TLM_ETIMEDOUT));
+    ck_assert_int_eq(tlm_client_set_consent(c, TLM_CONSENT_GIVEN), TLM_ECLOSED);
+    ck_assert_int_eq(tlm_client_consent(c), TLM_CONSENT_UNKNOWN);
+    assert_settled_consent(c, 1); /* the call refused while revoked */
+    tlm_client_free(c);
+    rm_rf(dir);
+}
+END_TEST
+
+/* ---- errors, feedback and feature requests: huge strings, bad bytes --- */
+
+/* The first N_BAD_UTF8 of bad_strings are invalid UTF-8; the others are
+ * valid UTF-8 with control characters or syntax in them. */
+#define N_BAD_UTF8 6
+
+static atomic_int odd_callbacks;
+
+static void
+odd_callback(int rc, const tlm_response *r, void *ud)
+{
+    (void)r;
+    (void)ud;
+    /* Never delivered to a dead endpoint; never a success. */
+    if (rc == 0)
+        atomic_fetch_add(&odd_callbacks, 1000);
+    atomic_fetch_add(&odd_callbacks, 1);
+}
+
+START_TEST(uninit_errors_huge_and_bad_bytes)
+{
+    char *big = huge_string("", 'm', HUGE_LEN);
+    char *stack = huge_string("", 'f', HUGE_LEN);
+    char *over_endpoint = huge_string("/", 'e', 1025);
+    char *over_code = huge_string("", 'C', 257);
+    char *fp_max = huge_string("", 'p', 256);
+    char *fp_over = huge_string("", 'p', 257);
+    char *details = huge_json_object(((size_t)64 << 10) + 1);
+    const char *parts[9] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+    tlm_client *c = dead_client();
+    tlm_error_event e;
+    tlm_request r = TLM_REQUEST_INIT;
+    uint64_t before;
+    size_t i;
+    int rc, ok = 0;
+
+    /* A stack trace of 10 MiB, one short frame per line. */
+    for (i = 15; i < HUGE_LEN; i += 16)
+        stack[i] = '\n';
+    r.endpoint = "/v1/x";
+
+    /* Cut or sanitized, never refused: a huge message and stack trace. */
+    tlm_error_event_init(&e);
+    e.error_message = big;
+    e.stack_trace = stack;
+    rc = tlm_capture_error(c, &e);
+    ck_assert_msg(rc == 0, "huge message and stack: %d", rc);
+    ok++;
+    rc = tlm_track_request_error(c, &r, &e);
+    ck_assert_msg(rc == 0, "request + huge error: %d", rc);
+    ok++;
+    /* Invalid UTF-8 and control characters in the message, the stack and
+     * the other strings: sent as U+FFFD and escapes. */
+    for (i = 0; i < N_BAD; i++) {
+        tlm_error_event_init(&e);
+        e.error_message = bad_strings[i];
+        e.stack_trace = bad_strings[i];
+        e.endpoint = bad_strings[i];
+        e.error_code = bad_strings[i];
+        e.user_id = bad_strings[i];
+        e.organization_id = bad_strings[i];
+        rc = tlm_capture_error(c, &e);
+        ck_assert_msg(rc == 0, "bad string %zu: %d", i, rc);
+        ok++;
+    }
+    /* Documented limits: endpoint 1024, error_code 256, request_details
+     * 64 KiB, fingerprint 1..8 parts of 1..256 bytes of valid UTF-8. */
+    tlm_error_event_init(&e);
+    e.error_message = "m";
+    e.endpoint = over_endpoint;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.endpoint = big;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.endpoint = "";
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.endpoint = NULL;
+    e.error_code = over_code;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.error_code = big;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.error_code = NULL;
+    e.request_details = details;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.request_details = big;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.request_details = NULL;
+    e.impact = -1;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.impact = TLM_IMPACT_CRITICAL + 1;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.impact = TLM_IMPACT_NONE;
+    e.error_message = "";
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.error_message = "m";
+    e.fingerprint = parts;
+    e.fingerprint_count = 9;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.fingerprint_count = SIZE_MAX;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.fingerprint = NULL;
+    e.fingerprint_count = 1;
+    ck_assert_int_eq(tlm_capture_error(c, &e), TLM_EINVAL);
+    e.fingerprint = parts;
+    for (i = 0; i < 4; i++) {
+        const char *const kinds[] = {big, fp_over, "", NULL};
+
+        parts[1] = kinds[i];
+        e.fingerprint_count = 2;
+        ck_assert_msg(
+            tlm_capture_error(c, &e) == TLM_EINVAL, "fingerprint %zu", i);
+        ck_assert_msg(tlm_track_request_error(c, &r, &e) == TLM_EINVAL,
+            "request + fingerprint %zu", i);
+    }
+    for (i = 0; i < N_BAD; i++) {
+        parts[1] = bad_strings[i];
+        rc = tlm_capture_error(c, &e);
+        ck_assert_msg(rc == (i < N_BAD_UTF8 ? TLM_EINVAL : 0),
+            "fingerprint part %zu: %d", i, rc);
+        ok += rc == 0;
+    }
+    parts[1] = fp_max;
+    e.fingerprint_count = 8;
+    ck_assert_int_eq(tlm_capture_error(c, &e), 0);
+    ok++;
+    /* A refused request+error queued neither. */
+    before = stats_of(c).enqueued;
+    parts[1] = bad_strings[0];
+    ck_assert_int_eq(tlm_track_request_error(c, &r, &e), TLM_EINVAL);
+    ck_assert_uint_eq(stats_of(c).enqueued, before);
+
+    ck_assert(is_one_of(tlm_client_close(c, 5000), 0, TLM_ETIMEDOUT));
+    ck_assert_uint_eq(stats_of(c).errors_captured, (uint64_t)ok);
+    ck_assert_uint_eq(stats_of(c).errors_pending, 0);
+    assert_all_settled(c);
+    tlm_client_free(c);
+    free(big);
+    free(stack);
+    free(over_endpoint);
+    free(over_code);
+    free(fp_max);
+    free(fp_over);
+    free(details);
+}
+END_TEST
+
+START_TEST(uninit_feedback_huge_and_bad_bytes)
+{
+    char *big = huge_string("", 'c', HUGE_LEN);
+    char *json = huge_json_object(HUGE_LEN);
+    char *deep = huge_string("", '[', HUGE_LEN);
+    char ctx[64];
+    tlm_client *c = dead_client();
+    tlm_feedback f;
+    tlm_feature_request fr;
+    tlm_feature_query q;
+    size_t i;
+    int rc, accepted = 0;
+
+    atomic_store(&odd_callbacks, 0);
+    /* No byte or length rule in the SDK for these strings (the server
+     * judges lengths): a huge or odd one is accepted and answered. */
+    for (i = 0; i <= N_BAD; i++) {
+        const char *s = i < N_BAD ? bad_strings[i] : big;
+
+        tlm_feedback_init(&f);
+        f.type = TLM_FEEDBACK_GENERAL;
+        f.content = s;
+        f.user_id = s;
+        f.category = s;
+        f.feature = s;
+        f.endpoint = s;
+        rc = tlm_feedback_submit(c, &f, odd_callback, NULL);
+        ck_assert_msg(rc == 0, "feedback %zu: %d", i, rc);
+        accepted++;
+        tlm_feature_request_init(&fr);
+        fr.title = s;
+        fr.description = s;
+        fr.use_case = s;
+        fr.user_id = s;
+        rc = tlm_feature_request_submit(c, &fr, odd_callback, NULL);
+        ck_assert_msg(rc == 0, "feature request %zu: %d", i, rc);
+        accepted++;
+        rc = tlm_feature_request_vote(c, "id", s, odd_callback, NULL);
+        ck_assert_msg(rc == 0, "vote %zu: %d", i, rc);
+        accepted++;
+        rc = tlm_feature_request_unvote(c, "id", s, odd_callback, NULL);
+        ck_assert_msg(rc == 0, "unvote %zu: %d", i, rc);
+        accepted++;
+        tlm_feature_query_init(&q);
+        q.status = s;
+        q.cursor = s;
+        rc = tlm_feature_requests_list(c, &q, odd_callback, NULL);
+        ck_assert_msg(rc == 0, "list %zu: %d", i, rc);
+        accepted++;
+        if (i < N_BAD) { /* ids are 1..128 bytes, escaped in the path */
+            rc = tlm_feedback_get(c, s, odd_callback, NULL);
+            ck_assert_msg(rc == 0, "get %zu: %d", i, rc);
+            accepted++;
+        }
+    }
+    /* context_json must be a JSON object: a huge one is; raw odd bytes and
+     * 10 MiB of nesting are not. Invalid UTF-8 inside a JSON string is
+     * not a JSON text either, but a lenient parser may take it. */
+    tlm_feedback_init(&f);
+    f.type = TLM_FEEDBACK_RATING;
+    f.rating = 5;
+    f.content = "c";
+    f.context_json = json;
+    ck_assert_int_eq(tlm_feedback_submit(c, &f, odd_callback, NULL), 0);
+    accepted++;
+    f.context_json = deep;
+    ck_assert_int_eq(
+        tlm_feedback_submit(c, &f, odd_callback, NULL), TLM_EINVAL);
+    f.context_json = big;
+    ck_assert_int_eq(
+        tlm_feedback_submit(c, &f, odd_callback, NULL), TLM_EINVAL);
+    for (i = 0; i < N_BAD; i++) {
+        f.context_json = bad_strings[i];
+        ck_assert_msg(
+            tlm_feedback_submit(c, &f, odd_callback, NULL) == TLM_EINVAL,
+            "raw context %zu accepted", i);
+    }
+    for (i = 0; i < N_BAD_UTF8; i++) {
+        snprintf(ctx, sizeof(ctx), "{\"k\":\"%s\"}", bad_strings[i]);
+        f.context_json = ctx;
+        rc = tlm_feedback_submit(c, &f, odd_callback, NULL);
+        ck_assert_msg(is_one_of(rc, 0, TLM_EINVAL), "context %zu: %d", i, rc);
+        accepted += rc == 0;
+    }
+    /* Blank content is refused whatever its length. */
+    memset(big, ' ', HUGE_LEN);
+    f.context_json = NULL;
+    f.content = big;
+    ck_assert_int_eq(
+        tlm_feedback_submit(c, &f, odd_callback, NULL), TLM_EINVAL);
+    tlm_feature_request_init(&fr);
+    fr.title = big;
+    ck_assert_int_eq(
+        tlm_feature_request_submit(c, &fr, odd_callback, NULL), TLM_EINVAL);
+    ck_assert_int_eq(
+        tlm_feature_request_vote(c, "id", big, odd_callback, NULL), TLM_EINVAL);
+    /* The caller's buffers may go at once: everything was copied. */
+    free(big);
+    free(json);
+    free(deep);
+    ck_assert(is_one_of(tlm_client_close(c, 10000), 0, TLM_ETIMEDOUT));
+    /* Each accepted call answered exactly once, none with success. */
+    ck_assert_int_eq(atomic_load(&odd_callbacks), accepted);
+    tlm_client_free(c);
+}
+END_TEST
+
 static Suite *
 uninit_suite(void)
 {
@@ -1246,6 +2023,12 @@ uninit_suite(void)
     tcase_add_test(tc, uninit_request_wrong_size);
     tcase_add_test(tc, uninit_stats_wrong_size);
     tcase_add_test(tc, uninit_track_bad_bytes);
+    tcase_add_test(tc, uninit_privacy_options_null_handle);
+    tcase_add_test(tc, uninit_privacy_options_strings);
+    tcase_add_test(tc, uninit_privacy_options_out_of_range);
+    tcase_add_test(tc, uninit_scrub_patterns);
+    tcase_add_test(tc, uninit_unusable_dirs);
+    tcase_add_test(tc, uninit_consent_null_and_closed);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
@@ -1254,6 +2037,9 @@ uninit_suite(void)
     tcase_add_test(big, uninit_options_huge_strings);
     tcase_add_test(big, uninit_track_huge_strings);
     tcase_add_test(big, uninit_hook_bad_arguments);
+    tcase_add_test(big, uninit_free_from_own_callback);
+    tcase_add_test(big, uninit_errors_huge_and_bad_bytes);
+    tcase_add_test(big, uninit_feedback_huge_and_bad_bytes);
     tcase_set_timeout(big, 240);
     suite_add_tcase(s, big);
     return s;
