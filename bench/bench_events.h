@@ -71,6 +71,22 @@ uuid7(uint64_t *seed, int64_t ms, char out[TLM_EVENT_ID_LEN + 1])
         (unsigned long long)(lo & 0xffffffffffffull));
 }
 
+/* Who sends: an SDK's batch comes from one client process, so it carries
+ * a few users, drawn from a population. users_per_batch users per 500
+ * events out of USER_POPULATION; 0: a different user on every event (the
+ * worst case for the server's per-user workflow state). */
+#define USER_POPULATION 20000u
+static unsigned users_per_batch = 4;
+
+static uint64_t
+splitmix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 /* n realistic request events (as lib/encode.c writes them, ~470 bytes of
  * JSON each), 100 per millisecond from t0 (epoch ms), typed fields filled
  * as the server's validation would. */
@@ -101,10 +117,20 @@ make_events(size_t n, int64_t t0)
         e->status = statuses[(x >> 8) % 16];
         e->has_response_time = true;
         e->response_time_ms = (double)((x >> 12) % 900000) / 1000.0;
-        snprintf(users[i], sizeof(users[i]), "u%016llx%016llx%016llx%08x",
-            (unsigned long long)xorshift(&seed),
-            (unsigned long long)xorshift(&seed),
-            (unsigned long long)xorshift(&seed), (unsigned)(x >> 40));
+        if (users_per_batch == 0) {
+            snprintf(users[i], sizeof(users[i]), "u%016llx%016llx%016llx%08x",
+                (unsigned long long)xorshift(&seed),
+                (unsigned long long)xorshift(&seed),
+                (unsigned long long)xorshift(&seed), (unsigned)(x >> 40));
+        } else {
+            uint64_t u
+                = splitmix((i / 500) * users_per_batch + i % users_per_batch)
+                % USER_POPULATION;
+            snprintf(users[i], sizeof(users[i]), "u%016llx%016llx%016llx%08x",
+                (unsigned long long)splitmix(u),
+                (unsigned long long)splitmix(u + 1),
+                (unsigned long long)splitmix(u + 2), (unsigned)u);
+        }
         snprintf(orgs[i], sizeof(orgs[i]), "org-%u", (unsigned)(x >> 32) % 250);
         e->user_id = users[i];
         e->organization_id = orgs[i];

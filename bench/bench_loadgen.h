@@ -95,11 +95,13 @@ static size_t
 sink(char *data, size_t size, size_t nmemb, void *userp)
 {
     char *buf = userp;
-    size_t n = size * nmemb, used = strlen(buf);
+    size_t n = size * nmemb, used = strlen(buf), room = 4095 - used;
 
-    if (used + n < 4096) {
-        memcpy(buf + used, data, n);
-        buf[used + n] = '\0';
+    /* Keeps the first 4 KiB (where "totals" is): a dashboard with its
+     * timeseries is larger, and may arrive in one chunk. */
+    if (room > 0) {
+        memcpy(buf + used, data, n < room ? n : room);
+        buf[used + (n < room ? n : room)] = '\0';
     }
     return n;
 }

@@ -294,7 +294,9 @@ usage(void)
 {
     fprintf(stderr,
         "usage: bench-store [--events N] [--repeats N] [--dir DIR]\n"
-        "                   [--server PATH] [--connections N]\n");
+        "                   [--server PATH] [--connections N]\n"
+        "                   [--users-per-batch N (default 4; 0: one per "
+        "event)]\n");
     exit(2);
 }
 
@@ -309,7 +311,9 @@ main(int argc, char **argv)
 
     default_server(server, sizeof(server));
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--users-per-batch") == 0 && i + 1 < argc)
+            users_per_batch = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
             n = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc)
             repeats = (int)strtol(argv[++i], NULL, 10);

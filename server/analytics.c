@@ -4,6 +4,7 @@
 #include "analytics.h"
 
 #include "api.h"
+#include "config_analytics.h"
 
 #include "http.h"
 #include "json_util.h"
@@ -37,9 +38,9 @@ tlm__analytics_parse_time(const char *s, int64_t *ms)
 #define TIER_MAX 256
 #define ENDPOINT_MAX 1024
 
-static int
-parse_query(const char *from, const char *to, const char *env, int64_t now,
-    struct tlm__dash_query *q, const char **err)
+int
+tlm__analytics_parse_query(const char *from, const char *to, const char *env,
+    int64_t now, struct tlm__dash_query *q, const char **err)
 {
     /* to is exclusive: by default it ends just after the current
      * millisecond, so what arrived in it is counted. */
@@ -595,7 +596,8 @@ tlm__analytics_dashboard_filtered(struct tlm__store *st, const char *from,
     const char *err = NULL;
     int status;
     *json = NULL;
-    if (parse_query(from, to, environment, now_ms, &q, &err) != 0) {
+    if (tlm__analytics_parse_query(from, to, environment, now_ms, &q, &err)
+        != 0) {
         *json = tlm__json_error_body(err);
         return 400;
     }
@@ -617,8 +619,31 @@ tlm__analytics_dashboard(struct tlm__store *st, const char *from,
         st, from, to, environment, NULL, NULL, now_ms, json);
 }
 
+/* Appends "real_time": {"enabled", "refresh_seconds"} (the page's live
+ * refresh, analytics.real_time_dashboard_enabled) to the document's
+ * members; json is an object as tlm__json_finish wrote it. */
+static char *
+add_real_time(char *json, const struct tlm__analytics_config *a)
+{
+    char member[96];
+    size_t len = json != NULL ? strlen(json) : 0;
+    int n = snprintf(member, sizeof(member),
+        "%s\"real_time\":{\"enabled\":%s,\"refresh_seconds\":%u}}",
+        len > 2 ? "," : "",
+        a == NULL || a->real_time_dashboard ? "true" : "false",
+        a != NULL ? a->dashboard_refresh_s : TLM_DEFAULT_DASHBOARD_REFRESH_S);
+    if (len < 2 || json[len - 1] != '}' || n < 0)
+        return json;
+    char *out = realloc(json, len + (size_t)n);
+    if (out == NULL)
+        return json;
+    memcpy(out + len - 1, member, (size_t)n + 1);
+    return out;
+}
+
 enum MHD_Result
-tlm__analytics_handle(struct MHD_Connection *c, struct tlm__store *st)
+tlm__analytics_handle(struct MHD_Connection *c, struct tlm__store *st,
+    const struct tlm__analytics_config *a)
 {
     char *json = NULL;
     int status = tlm__analytics_dashboard_filtered(st,
@@ -628,5 +653,7 @@ tlm__analytics_handle(struct MHD_Connection *c, struct tlm__store *st)
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tier"),
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint"),
         tlm__now_ms(), &json);
+    if (status == 200)
+        json = add_real_time(json, a);
     return tlm__http_reply(c, (unsigned)status, json);
 }

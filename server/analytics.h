@@ -15,6 +15,13 @@
 /* Parses "from"/"to" values: RFC 3339 or epoch milliseconds. */
 int tlm__analytics_parse_time(const char *s, int64_t *ms);
 
+/* Fills q's window and environment from the raw query values (NULL =
+ * absent: the last 24 hours before now_ms, production) and checks q's tier
+ * and endpoint (set by the caller). Returns 0, or -1 with *err (static)
+ * naming the bad parameter. */
+int tlm__analytics_parse_query(const char *from, const char *to,
+    const char *env, int64_t now, struct tlm__dash_query *q, const char **err);
+
 /* Builds the dashboard for the raw query values (NULL = absent) at now_ms.
  * Returns the HTTP status (200, 400, 500) and the malloc'ed JSON body. */
 int tlm__analytics_dashboard(struct tlm__store *st, const char *from,
@@ -24,7 +31,10 @@ int tlm__analytics_dashboard_filtered(struct tlm__store *st, const char *from,
     const char *to, const char *environment, const char *tier,
     const char *endpoint, int64_t now_ms, char **json);
 
-enum MHD_Result tlm__analytics_handle(
-    struct MHD_Connection *c, struct tlm__store *st);
+struct tlm__analytics_config;
+
+/* The route; a (NULL: the defaults) gives the "real_time" member. */
+enum MHD_Result tlm__analytics_handle(struct MHD_Connection *c,
+    struct tlm__store *st, const struct tlm__analytics_config *a);
 
 #endif

@@ -34,6 +34,10 @@ enum tlm__api_route {
     TLM_API_ADMIN_ERROR_STATUS,
     TLM_API_ADMIN_REPORTS,
     TLM_API_ADMIN_REPORT,
+    TLM_API_ADMIN_REPORT_RUN,
+    TLM_API_ADMIN_REPORT_RUN_NOW,
+    TLM_API_ADMIN_ANOMALIES,
+    TLM_API_ADMIN_FORECAST,
 };
 
 /* Limits of what a submission may hold (documented in http-api.md). */
@@ -48,6 +52,7 @@ enum tlm__api_route {
 #define TLM_LIST_MAX 100
 
 struct tlm__webhook;
+struct tlm__analytics_config;
 
 struct tlm__api {
     struct tlm__store *store;
@@ -55,6 +60,8 @@ struct tlm__api {
     const struct tlm__categories *categories; /* NULL: the default set */
     struct tlm__webhook *webhook; /* NULL: none configured */
     struct tlm__metrics *metrics;
+    /* Saved reports (borrowed; NULL: none). */
+    const struct tlm__analytics_config *analytics;
 };
 
 struct tlm__api_call {
@@ -62,6 +69,7 @@ struct tlm__api_call {
     const struct tlm__api *api;
     enum tlm__api_route route;
     const char *id; /* the path's {id}, "" when none */
+    const char *id2; /* the path's second {id}, "" when none */
     const char *origin; /* echoed in Access-Control-Allow-Origin, or "" */
     bool admin; /* admin token or key: every organization */
     const struct tlm__key *key; /* NULL for the admin token */
@@ -121,5 +129,11 @@ const char *tlm__api_time(int64_t ms);
 /* report_route.c */
 enum MHD_Result tlm__reports_list(struct tlm__api_call *call);
 enum MHD_Result tlm__report_get(struct tlm__api_call *call);
+enum MHD_Result tlm__report_run_get(struct tlm__api_call *call);
+enum MHD_Result tlm__report_run_now(struct tlm__api_call *call);
+
+/* insights_route.c */
+enum MHD_Result tlm__insights_anomalies_route(struct tlm__api_call *call);
+enum MHD_Result tlm__insights_forecast_route(struct tlm__api_call *call);
 
 #endif

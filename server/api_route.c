@@ -8,6 +8,7 @@
 #include "api.h"
 #include "http_internal.h"
 
+#include "json_scan.h"
 #include "json_util.h"
 #include "portal.h"
 #include "scrub_pass.h"
@@ -55,15 +56,23 @@ static const struct {
     {"PUT", "/admin/errors/*/status", TLM_API_ADMIN_ERROR_STATUS, MAY_ADMIN},
     {"GET", "/admin/analytics/reports", TLM_API_ADMIN_REPORTS, MAY_ADMIN},
     {"GET", "/admin/analytics/reports/*", TLM_API_ADMIN_REPORT, MAY_ADMIN},
+    {"GET", "/admin/analytics/reports/*/runs/*", TLM_API_ADMIN_REPORT_RUN,
+        MAY_ADMIN},
+    {"POST", "/admin/analytics/reports/*/run", TLM_API_ADMIN_REPORT_RUN_NOW,
+        MAY_ADMIN},
+    {"GET", "/admin/analytics/anomalies", TLM_API_ADMIN_ANOMALIES, MAY_ADMIN},
+    {"GET", "/admin/analytics/forecast", TLM_API_ADMIN_FORECAST, MAY_ADMIN},
 };
 
-/* Matches url against pattern; the "*" segment (1..63 bytes of
- * [A-Za-z0-9_-]) is copied to id. */
+/* Matches url against pattern; the "*" segments (1..63 bytes of
+ * [A-Za-z0-9_-]) are copied to id, then id2. */
 static bool
-match(const char *pattern, const char *url, char id[64])
+match(const char *pattern, const char *url, char id[64], char id2[64])
 {
+    int stars = 0;
     while (*pattern != '\0') {
         if (*pattern == '*') {
+            char *dst = stars++ == 0 ? id : id2;
             size_t n = 0;
             while (url[n] != '\0' && url[n] != '/') {
                 if (!isalnum((unsigned char)url[n]) && url[n] != '-'
@@ -73,8 +82,8 @@ match(const char *pattern, const char *url, char id[64])
             }
             if (n == 0 || n >= 64)
                 return false;
-            memcpy(id, url, n);
-            id[n] = '\0';
+            memcpy(dst, url, n);
+            dst[n] = '\0';
             url += n;
             pattern++;
             continue;
@@ -137,9 +146,9 @@ preflight(struct MHD_Connection *c)
 static bool
 is_public_path(const char *url)
 {
-    char id[64];
+    char id[64], id2[64];
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (table[i].who == MAY_PUBLIC && match(table[i].pattern, url, id))
+        if (table[i].who == MAY_PUBLIC && match(table[i].pattern, url, id, id2))
             return true;
     }
     return false;
@@ -180,7 +189,7 @@ tlm__api_begin(struct tlm__http_server *s, struct MHD_Connection *c,
 {
     const struct tlm__key *key = NULL;
     const char *allow = NULL;
-    char id[64] = "";
+    char id[64] = "", id2[64] = "";
     size_t i;
     struct tlm__http_request *rq;
 
@@ -197,7 +206,7 @@ tlm__api_begin(struct tlm__http_server *s, struct MHD_Connection *c,
     if (strcmp(method, "OPTIONS") == 0 && is_public_path(url))
         return preflight(c);
     for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (!match(table[i].pattern, url, id))
+        if (!match(table[i].pattern, url, id, id2))
             continue;
         allow = table[i].method;
         if (strcmp(method, table[i].method) == 0)
@@ -272,7 +281,8 @@ tlm__api_begin(struct tlm__http_server *s, struct MHD_Connection *c,
         && (tlm__parse_ulong(len_h, 0, ULONG_MAX, &declared) != 0
             || declared > s->opt.max_body_bytes))
         return tlm__http_queue(c, MHD_HTTP_CONTENT_TOO_LARGE,
-            tlm__json_error_body("body: larger than the wire limit"),
+            tlm__json_error_body(
+                "body: larger than the wire limit (max_body_bytes)"),
             MHD_HTTP_HEADER_CONNECTION, "close");
     rq = calloc(1, sizeof(*rq));
     if (rq == NULL)
@@ -283,6 +293,7 @@ tlm__api_begin(struct tlm__http_server *s, struct MHD_Connection *c,
     rq->principal = who;
     rq->enc = tlm__encoding_parse(enc_h);
     snprintf(rq->api_id, sizeof(rq->api_id), "%s", id);
+    snprintf(rq->api_id2, sizeof(rq->api_id2), "%s", id2);
     snprintf(rq->origin, sizeof(rq->origin), "%s", allowed_origin);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
@@ -387,7 +398,7 @@ parse_body(struct tlm__http_server *s, struct tlm__http_request *rq,
     *status = MHD_HTTP_BAD_REQUEST;
     if (rq->too_large) {
         *status = MHD_HTTP_CONTENT_TOO_LARGE;
-        *msg = "body: larger than the wire limit";
+        *msg = "body: larger than the wire limit (max_body_bytes)";
         return NULL;
     }
     if (rq->len == 0)
@@ -398,7 +409,8 @@ parse_body(struct tlm__http_server *s, struct tlm__http_request *rq,
         break;
     case TLM_DECODE_TOO_LARGE:
         *status = MHD_HTTP_CONTENT_TOO_LARGE;
-        *msg = "body: larger than the decompressed limit";
+        *msg = "body: larger than the decompressed limit "
+               "(max_inflated_bytes)";
         return NULL;
     case TLM_DECODE_NOMEM:
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -408,8 +420,22 @@ parse_body(struct tlm__http_server *s, struct tlm__http_request *rq,
         *msg = "body: malformed gzip";
         return NULL;
     }
-    doc = cJSON_ParseWithLength(
-        plain != NULL ? plain : rq->body, plain != NULL ? plain_len : rq->len);
+    const char *text = plain != NULL ? plain : rq->body;
+    size_t text_len = plain != NULL ? plain_len : rq->len;
+    unsigned max_depth = s->opt.max_json_depth > 0
+            && s->opt.max_json_depth < TLM_JSON_SCAN_MAX_DEPTH
+        ? s->opt.max_json_depth
+        : TLM_JSON_SCAN_MAX_DEPTH;
+    if (tlm__json_too_deep(text, text_len, max_depth)) {
+        static _Thread_local char deep[80];
+        free(plain);
+        snprintf(deep, sizeof(deep),
+            "body: JSON nested deeper than %u levels (max_json_depth)",
+            max_depth);
+        *msg = deep;
+        return NULL;
+    }
+    doc = cJSON_ParseWithLength(text, text_len);
     free(plain);
     if (doc == NULL || !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
@@ -451,12 +477,14 @@ tlm__api_finish(struct tlm__http_server *s, struct MHD_Connection *c,
         .categories = s->opt.categories,
         .webhook = s->opt.webhook,
         .metrics = &s->metrics,
+        .analytics = s->opt.analytics,
     };
     struct tlm__api_call call = {
         .c = c,
         .api = &api,
         .route = (enum tlm__api_route)rq->api_route,
         .id = rq->api_id,
+        .id2 = rq->api_id2,
         .origin = rq->origin,
         .admin = rq->principal == TLM_PRINCIPAL_ADMIN,
         .key = rq->key,
@@ -567,6 +595,14 @@ tlm__api_dispatch(struct tlm__api_call *call)
         return tlm__reports_list(call);
     case TLM_API_ADMIN_REPORT:
         return tlm__report_get(call);
+    case TLM_API_ADMIN_REPORT_RUN:
+        return tlm__report_run_get(call);
+    case TLM_API_ADMIN_REPORT_RUN_NOW:
+        return tlm__report_run_now(call);
+    case TLM_API_ADMIN_ANOMALIES:
+        return tlm__insights_anomalies_route(call);
+    case TLM_API_ADMIN_FORECAST:
+        return tlm__insights_forecast_route(call);
     }
     return tlm__api_error(call, MHD_HTTP_NOT_FOUND, "no such route", NULL);
 }

@@ -41,7 +41,8 @@ too_large(struct MHD_Connection *c)
 {
     /* The rest of the body stays unread: the connection cannot be reused. */
     return tlm__http_queue(c, MHD_HTTP_CONTENT_TOO_LARGE,
-        tlm__json_error_body("body: larger than the wire limit"),
+        tlm__json_error_body(
+            "body: larger than the wire limit (max_body_bytes)"),
         MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
@@ -270,6 +271,7 @@ batch_policy(const struct tlm__http_server *s, const struct tlm__key *key)
     struct tlm__ingest_policy lim = {
         .max_event_bytes = s->opt.max_event_bytes,
         .max_batch_events = s->opt.max_batch_events,
+        .max_json_depth = s->opt.max_json_depth,
         .max_future_ms = s->opt.max_future_ms,
         .max_age_ms = s->opt.max_age_ms,
         .environment = key->environment,

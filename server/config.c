@@ -49,6 +49,8 @@ static const char usage[]
       "8388608)\n"
       "  --max-event-bytes N      one event's JSON text (default 65536)\n"
       "  --max-batch-events N     events per batch (default 1000)\n"
+      "  --max-json-depth N       JSON nesting of a body, 1..32 (default "
+      "32)\n"
       "  --max-future-seconds N   refuse events timestamped further ahead\n"
       "                           (default 86400; 0: no check)\n"
       "  --retention-days N       refuse events older than this (default 30;"
@@ -205,6 +207,7 @@ set_defaults(struct tlm__server_config *c)
     tlm__ops_defaults(c);
     tlm__feedback_config_defaults(&c->feedback);
     tlm__alert_policy_defaults(&c->alerts);
+    tlm__analytics_config_defaults(&c->analytics);
     if (tlm__listen_parse(
             TLM_DEFAULT_LISTEN, c->host, sizeof(c->host), &c->port)
         != 0)
@@ -320,7 +323,7 @@ apply_cli(
 /* getopt values of the numeric operations flags: NUM_FLAG(i) is
  * tlm__num_options[i], in the order of enum tlm__num_opt. */
 #define NUM_FLAG(i) (1000 + (i))
-_Static_assert(TLM_NUM_OPTS == 11, "one long option per numeric option");
+_Static_assert(TLM_NUM_OPTS == 12, "one long option per numeric option");
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -347,6 +350,7 @@ static const struct option long_opts[] = {
     {"max-write-queue", required_argument, NULL, NUM_FLAG(8)},
     {"drain-timeout", required_argument, NULL, NUM_FLAG(9)},
     {"keys-refresh", required_argument, NULL, NUM_FLAG(10)},
+    {"max-json-depth", required_argument, NULL, NUM_FLAG(11)},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -475,6 +479,7 @@ tlm__server_config_free(struct tlm__server_config *c)
 {
     tlm__api_keys_free(c);
     tlm__feedback_config_free(&c->feedback);
+    tlm__analytics_config_free(&c->analytics);
     free(c->db_url);
     free(c->admin_token);
     free(c->port_file);

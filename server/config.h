@@ -5,6 +5,7 @@
 #ifndef TLM_SERVER_CONFIG_H
 #define TLM_SERVER_CONFIG_H
 
+#include "config_analytics.h"
 #include "config_feedback.h"
 
 #include "log.h"
@@ -22,6 +23,7 @@
 #define TLM_HOST_MAX 256
 #define TLM_DEFAULT_MAX_EVENT (64u * 1024u)
 #define TLM_DEFAULT_MAX_BATCH_EVENTS 1000u
+#define TLM_DEFAULT_MAX_JSON_DEPTH 32u /* TLM_JSON_SCAN_MAX_DEPTH */
 #define TLM_DEFAULT_MAX_FUTURE_S 86400u
 #define TLM_DEFAULT_RETENTION_DAYS 30u
 #define TLM_DEFAULT_MAX_HEADER (32u * 1024u)
@@ -66,6 +68,7 @@ struct tlm__server_config {
     unsigned threads;
     size_t max_event_bytes;
     size_t max_batch_events;
+    unsigned max_json_depth; /* 1..32: lowers the scanner's fixed cap */
     unsigned long max_future_s;
     unsigned long retention_days;
     size_t max_header_bytes;
@@ -83,6 +86,7 @@ struct tlm__server_config {
     long fault_retry_after; /* seconds, -1: no Retry-After header */
     struct tlm__feedback_config feedback; /* config_feedback.h */
     struct tlm__alert_policy alerts; /* error_tracking (config_errors.c) */
+    struct tlm__analytics_config analytics; /* config_analytics.h */
 };
 
 enum tlm__config_outcome {
@@ -155,6 +159,7 @@ enum tlm__num_opt {
     TLM_OPT_MAX_WRITE_QUEUE,
     TLM_OPT_DRAIN_TIMEOUT,
     TLM_OPT_KEYS_REFRESH,
+    TLM_OPT_MAX_JSON_DEPTH,
     TLM_NUM_OPTS
 };
 

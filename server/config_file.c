@@ -301,8 +301,15 @@ apply_doc(struct tlm__server_config *c, const cJSON *root, const char *path,
                 sec->string);
     }
     if (tlm__feedback_config_apply(&c->feedback, root, path, err, n) != 0
-        || tlm__config_errors_apply(&c->alerts, root, path, err, n) != 0)
+        || tlm__config_errors_apply(&c->alerts, root, path, err, n) != 0
+        || tlm__analytics_config_apply(&c->analytics, root, path, err, n) != 0)
         return -1;
+    /* analytics.retention_period_days is the seed's name for
+     * server.retention_days: the server section's key, applied after it,
+     * wins (and --retention-days over both). */
+    if (c->analytics.retention_set)
+        c->retention_days = c->analytics.retention_period_days;
+    c->analytics.deliver = c->feedback.webhook_url != NULL;
     sec = cJSON_GetObjectItemCaseSensitive(root, "server");
     if (sec == NULL)
         return 0;
@@ -315,6 +322,12 @@ apply_doc(struct tlm__server_config *c, const cJSON *root, const char *path,
         if (apply_server_key(c, v, path, err, n) != 0)
             return -1;
     }
+    if (c->analytics.retention_set
+        && c->retention_days != c->analytics.retention_period_days)
+        fprintf(stderr,
+            "telemetry-server: %s: server.retention_days (%lu) overrides "
+            "analytics.retention_period_days (%lu)\n",
+            path, c->retention_days, c->analytics.retention_period_days);
     return 0;
 }
 

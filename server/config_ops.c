@@ -31,6 +31,8 @@ const struct tlm__num_option tlm__num_options[TLM_NUM_OPTS] = {
     = {"--drain-timeout", "drain_timeout_seconds", 0, 3600},
     [TLM_OPT_KEYS_REFRESH]
     = {"--keys-refresh", "keys_refresh_seconds", 0, 86400},
+    [TLM_OPT_MAX_JSON_DEPTH]
+    = {"--max-json-depth", "max_json_depth", 1, TLM_DEFAULT_MAX_JSON_DEPTH},
 };
 
 void
@@ -68,6 +70,9 @@ tlm__num_option_store(
     case TLM_OPT_DRAIN_TIMEOUT:
         c->drain_timeout_s = (unsigned)v;
         break;
+    case TLM_OPT_MAX_JSON_DEPTH:
+        c->max_json_depth = (unsigned)v;
+        break;
     default:
         c->keys_refresh_s = (unsigned)v;
         break;
@@ -79,6 +84,7 @@ tlm__ops_defaults(struct tlm__server_config *c)
 {
     c->max_event_bytes = TLM_DEFAULT_MAX_EVENT;
     c->max_batch_events = TLM_DEFAULT_MAX_BATCH_EVENTS;
+    c->max_json_depth = TLM_DEFAULT_MAX_JSON_DEPTH;
     c->max_future_s = TLM_DEFAULT_MAX_FUTURE_S;
     c->retention_days = TLM_DEFAULT_RETENTION_DAYS;
     c->max_header_bytes = TLM_DEFAULT_MAX_HEADER;

@@ -465,7 +465,8 @@ number_arg(struct tlm__api_call *call, const char *name, bool *has, double *v,
     if (s == NULL)
         return true;
     *v = strtod(s, &end);
-    if (end == s || *end != '\0' || *v < -1 || *v > 1) {
+    /* Written so that NaN ("nan") fails too. */
+    if (end == s || *end != '\0' || !(*v >= -1 && *v <= 1)) {
         char msg[80];
         snprintf(msg, sizeof(msg), "%s: expected a number -1..1", name);
         *rc = tlm__api_error(call, MHD_HTTP_BAD_REQUEST, msg, name);

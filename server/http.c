@@ -156,7 +156,7 @@ serve_admin(
             "this route needs the admin token or an admin key; ingestion "
             "keys are write-only");
     if (route == ROUTE_DASHBOARD)
-        return tlm__analytics_handle(c, s->opt.store);
+        return tlm__analytics_handle(c, s->opt.store, s->opt.analytics);
     return tlm__event_list_handle(c, s->opt.store);
 }
 

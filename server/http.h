@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct tlm__webhook;
+struct tlm__analytics_config;
 
 struct tlm__http_options {
     const char *host;
@@ -29,6 +30,9 @@ struct tlm__http_options {
     size_t max_batch_events;
     int64_t max_future_ms;
     int64_t max_age_ms;
+    /* JSON nesting of a batch or API body, 1..TLM_JSON_SCAN_MAX_DEPTH; 0
+     * takes the maximum. */
+    unsigned max_json_depth;
     /* Connection limits; 0 takes the default named. */
     size_t max_header_bytes; /* per-connection memory: 32 KiB */
     unsigned max_connections; /* 1000 in all */
@@ -45,6 +49,9 @@ struct tlm__http_options {
     const struct tlm__feedback_config *feedback;
     const struct tlm__categories *categories; /* NULL: the default set */
     struct tlm__webhook *webhook;
+    /* The analytics section: saved reports, the live dashboard's settings
+     * (borrowed; NULL: the defaults, no saved reports). */
+    const struct tlm__analytics_config *analytics;
     /* error_tracking's alert rule (borrowed; NULL: the defaults). */
     const struct tlm__alert_policy *alerts;
     int fault_status; /* 0: none */

@@ -54,6 +54,7 @@ struct tlm__http_request {
     /* ROUTE_API (api_route.c): which one, its {id}, who called. */
     int api_route;
     char api_id[64];
+    char api_id2[64]; /* a second {id} (report runs) */
     int principal;
     char origin[256]; /* the Origin to allow in CORS headers, or "" */
 };

@@ -81,6 +81,8 @@ resolve_policy(const struct tlm__ingest_policy *l)
         r.max_future_ms = TLM_INGEST_DEFAULT_MAX_FUTURE_MS;
     if (r.max_age_ms == 0)
         r.max_age_ms = TLM_INGEST_DEFAULT_MAX_AGE_MS;
+    if (r.max_json_depth == 0 || r.max_json_depth > TLM_JSON_SCAN_MAX_DEPTH)
+        r.max_json_depth = TLM_JSON_SCAN_MAX_DEPTH;
     if (r.hooks == NULL)
         r.hooks = &no_hooks;
     if (r.environment != NULL && r.environment[0] == '\0')
@@ -427,6 +429,7 @@ scan_body(struct work *w, const char *json, size_t len, char **response)
     w->scan.n_keys = N_KEYS;
     w->scan.list_key = K_EVENTS;
     w->scan.values = w->values;
+    w->scan.max_depth = w->lim.max_json_depth;
     switch (tlm__json_scan(&w->scan, json, len)) {
     case TLM_JSON_SCAN_OK:
         return 0;
@@ -434,8 +437,8 @@ scan_body(struct work *w, const char *json, size_t len, char **response)
         return reply(response, 400, "body: expected a JSON object");
     case TLM_JSON_SCAN_TOO_DEEP:
         snprintf(err, sizeof(err),
-            "body: JSON nested deeper than %d levels (max_depth)",
-            TLM_JSON_SCAN_MAX_DEPTH);
+            "body: JSON nested deeper than %u levels (max_json_depth)",
+            w->lim.max_json_depth);
         return reply(response, 400, err);
     case TLM_JSON_SCAN_MALFORMED:
         snprintf(err, sizeof(err), "body: malformed JSON at byte %zu",

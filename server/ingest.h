@@ -56,6 +56,9 @@ struct tlm__ingest_policy {
     size_t max_batch_events; /* more elements: the batch is a 413 */
     int64_t max_future_ms; /* timestamp later than received + this */
     int64_t max_age_ms; /* timestamp earlier than received - this */
+    /* Deepest nesting of the body (1..TLM_JSON_SCAN_MAX_DEPTH): deeper is
+     * a 400 naming max_json_depth. */
+    unsigned max_json_depth;
     const struct tlm__ingest_hooks *hooks; /* NULL: none */
     /* The sending key's environment: when set it replaces every event's
      * own claim, so sandbox traffic never lands in production. */

@@ -15,6 +15,7 @@ struct state {
     const unsigned char *end;
     unsigned char stack[TLM_JSON_SCAN_MAX_DEPTH];
     size_t depth;
+    size_t max_depth; /* 1..TLM_JSON_SCAN_MAX_DEPTH */
     long slot; /* wanted key of the current root member, or -1 */
     const unsigned char *member_start;
     bool in_list; /* inside the listed array */
@@ -300,7 +301,7 @@ end_value(struct state *st)
 static enum tlm__json_scan_status
 open_container(struct state *st)
 {
-    if (st->depth == TLM_JSON_SCAN_MAX_DEPTH)
+    if (st->depth >= st->max_depth)
         return TLM_JSON_SCAN_TOO_DEEP;
     if (st->depth == 1 && *st->p == '[' && st->slot >= 0
         && (size_t)st->slot == st->s->list_key)
@@ -399,6 +400,9 @@ tlm__json_scan(struct tlm__json_scan *s, const char *json, size_t len)
     st.p = st.start;
     st.end = st.start + len;
     st.slot = -1;
+    st.max_depth = s->max_depth > 0 && s->max_depth < TLM_JSON_SCAN_MAX_DEPTH
+        ? s->max_depth
+        : TLM_JSON_SCAN_MAX_DEPTH;
     s->n_elems = 0;
     s->error_offset = 0;
     for (size_t i = 0; i < s->n_keys; i++) {
@@ -409,6 +413,30 @@ tlm__json_scan(struct tlm__json_scan *s, const char *json, size_t len)
     if (rc != TLM_JSON_SCAN_OK)
         s->error_offset = (size_t)(st.p - st.start);
     return rc;
+}
+
+bool
+tlm__json_too_deep(const char *json, size_t len, unsigned max_depth)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = json[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > max_depth)
+                return true;
+        } else if ((ch == '}' || ch == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
 }
 
 void

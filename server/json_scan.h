@@ -8,14 +8,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Deepest nesting of objects and arrays accepted, the root counting as 1. */
+/* Deepest nesting of objects and arrays accepted, the root counting as 1:
+ * the size of the scanner's fixed stack, so server.max_json_depth can only
+ * lower it. */
 #define TLM_JSON_SCAN_MAX_DEPTH 32
 
 enum tlm__json_scan_status {
     TLM_JSON_SCAN_OK = 0,
     TLM_JSON_SCAN_MALFORMED, /* not JSON, or trailing bytes after it */
     TLM_JSON_SCAN_NOT_OBJECT, /* the root is not an object */
-    TLM_JSON_SCAN_TOO_DEEP, /* nested deeper than TLM_JSON_SCAN_MAX_DEPTH */
+    TLM_JSON_SCAN_TOO_DEEP, /* nested deeper than max_depth */
     TLM_JSON_SCAN_NOMEM,
 };
 
@@ -43,6 +45,9 @@ struct tlm__json_scan {
     const char *const *keys;
     size_t n_keys;
     size_t list_key;
+    /* The deepest nesting accepted; 0, or more than TLM_JSON_SCAN_MAX_DEPTH:
+     * TLM_JSON_SCAN_MAX_DEPTH. */
+    unsigned max_depth;
     struct tlm__json_slice *values; /* n_keys slots, caller-owned */
     struct tlm__json_elem *elems; /* owned: tlm__json_scan_free */
     size_t n_elems;
@@ -56,6 +61,12 @@ enum tlm__json_scan_status tlm__json_scan(
 
 /* Frees the element list; the struct may be scanned with again. */
 void tlm__json_scan_free(struct tlm__json_scan *s);
+
+/* True if json[0..len) opens more than max_depth objects and arrays at
+ * once, the root counting as 1 (brackets inside strings do not count).
+ * Checks nesting only: malformed JSON is left to the parser. For bodies
+ * parsed with cJSON, whose own limit is far higher. */
+bool tlm__json_too_deep(const char *json, size_t len, unsigned max_depth);
 
 /* True if the raw (still escaped) string body raw[0..len) decodes to the
  * ASCII text name. */

@@ -52,6 +52,7 @@ fill_limits(struct tlm__http_options *h, const struct tlm__server_config *c)
     h->max_inflated_bytes = c->max_inflated_bytes;
     h->max_event_bytes = c->max_event_bytes;
     h->max_batch_events = c->max_batch_events;
+    h->max_json_depth = c->max_json_depth;
     /* 0 disables a window in the config, a negative value in ingest. */
     h->max_future_ms
         = c->max_future_s > 0 ? (int64_t)c->max_future_s * 1000 : -1;
@@ -243,6 +244,7 @@ main(int argc, char **argv)
     hopt.webhook = webhook;
     cfg.alerts.webhook = webhook != NULL;
     hopt.alerts = &cfg.alerts;
+    hopt.analytics = &cfg.analytics;
     if (tlm__http_start(&hopt, &http, err, sizeof(err)) != 0)
         goto out;
     struct tlm__maint_options mo = {
@@ -252,6 +254,7 @@ main(int argc, char **argv)
         .metrics = tlm__http_metrics(http),
         .keys_refresh_s = cfg.keys_refresh_s,
         .retention_days = cfg.retention_days,
+        .analytics = &cfg.analytics,
     };
     size_t ingest_keys, admin_keys; /* the gauge, from the keys just read */
     tlm__auth_count(auth, &ingest_keys, &admin_keys);

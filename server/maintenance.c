@@ -1,9 +1,11 @@
 /* One thread sleeping on a condition variable between jobs: a key sync
- * every keys_refresh_s (and when poked), a purge and a rollup compaction
- * every purge_interval_s. Each job reports through the log and the metrics
- * only. */
+ * every keys_refresh_s (and when poked), a purge, a rollup compaction and
+ * the rollup retention every purge_interval_s, and the saved reports'
+ * schedules when each slot falls due. Each job reports through the log
+ * and the metrics only. */
 #include "maintenance.h"
 
+#include "report_schedule.h"
 #include "rfc3339.h"
 #include "rollup.h"
 
@@ -15,15 +17,15 @@
 
 #define DEFAULT_PURGE_INTERVAL_S 3600u
 #define DAY_MS (24LL * 3600 * 1000)
-/* Analytics rollups: minute rows fold into hours after 48 hours, hourly
- * rows into days after 60 days (analytics.rollup_minute_retention_hours,
- * analytics.rollup_hour_retention_days once the configuration carries
- * them). Rollups are never purged with the raw events. */
-#define ROLLUP_MINUTE_HOURS 48
-#define ROLLUP_HOUR_DAYS 60
+/* Longest sleep while reports are scheduled: the wall clock may be set
+ * while we wait on the monotonic one. */
+#define SCHEDULE_RECHECK_S 60
 
 struct tlm__maint {
     struct tlm__maint_options o;
+    struct tlm__analytics_config defaults; /* when o.analytics is NULL */
+    const struct tlm__analytics_config *a;
+    struct tlm__report_scheduler *sched; /* NULL: no scheduled reports */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -87,20 +89,60 @@ static void
 compact_rollups(struct tlm__maint *mt)
 {
     int64_t now = tlm__now_ms();
-    int64_t minute_before = now - ROLLUP_MINUTE_HOURS * 3600 * 1000LL;
-    int64_t hour_before = now - ROLLUP_HOUR_DAYS * DAY_MS;
+    long long minute_h = mt->a->minute_retention_hours;
+    long long hour_d = mt->a->hour_retention_days;
     uint64_t folded = 0;
-    int rc = tlm__store_rollup_compact(
-        mt->o.store, minute_before, hour_before, &folded);
+    int rc = tlm__store_rollup_compact(mt->o.store,
+        now - minute_h * 3600 * 1000LL, now - hour_d * DAY_MS, &folded);
     if (rc == 1)
         return; /* a store without rollups */
     struct tlm__log_field f[] = {
         {"rows_folded", NULL, (long long)folded},
-        {"minute_retention_hours", NULL, ROLLUP_MINUTE_HOURS},
-        {"hour_retention_days", NULL, ROLLUP_HOUR_DAYS},
+        {"minute_retention_hours", NULL, minute_h},
+        {"hour_retention_days", NULL, hour_d},
     };
     tlm__log_write(mt->o.log, rc == 0 ? TLM_LOG_INFO : TLM_LOG_ERROR,
         rc == 0 ? "rollup compaction" : "rollup compaction failed", f, 3);
+}
+
+/* analytics.rollup_retention_days: never shorter than the raw events'
+ * retention (a --retention-days flag may have raised it past the file's
+ * check), so the dashboard never loses rollups of events still stored. */
+static void
+purge_rollups(struct tlm__maint *mt)
+{
+    unsigned long days = mt->a->rollup_retention_days;
+    uint64_t removed = 0;
+    if (days == 0)
+        return;
+    if (mt->o.retention_days == 0)
+        return; /* raw events kept forever: so are their rollups */
+    if (days < mt->o.retention_days)
+        days = mt->o.retention_days;
+    int64_t before = tlm__now_ms() - (int64_t)days * DAY_MS;
+    int rc = tlm__store_rollup_purge(mt->o.store, before, &removed);
+    if (rc == 1)
+        return; /* a store without rollup retention */
+    char at[TLM_RFC3339_BUF];
+    tlm__rfc3339_format(before, at, sizeof(at));
+    struct tlm__log_field f[] = {
+        {"before", at, 0},
+        {"rollup_rows_removed", NULL, (long long)removed},
+    };
+    tlm__log_write(mt->o.log, rc == 0 ? TLM_LOG_INFO : TLM_LOG_ERROR,
+        rc == 0 ? "rollup retention" : "rollup retention failed", f, 2);
+}
+
+/* Runs the due slots; the next wake-up, in seconds from now. */
+static unsigned
+run_schedules(struct tlm__maint *mt)
+{
+    int64_t now = tlm__now_ms();
+    tlm__report_scheduler_tick(mt->sched, now);
+    now = tlm__now_ms();
+    int64_t next = tlm__report_scheduler_next(mt->sched, now);
+    int64_t wait_s = next > now ? (next - now) / 1000 + 1 : 1;
+    return wait_s < SCHEDULE_RECHECK_S ? (unsigned)wait_s : SCHEDULE_RECHECK_S;
 }
 
 static struct timespec
@@ -128,6 +170,7 @@ run(void *arg)
     struct timespec next_purge = deadline_in(0);
     struct timespec next_compact = deadline_in(0);
     struct timespec next_sync = deadline_in(mt->o.keys_refresh_s);
+    struct timespec next_sched = deadline_in(0);
     pthread_mutex_lock(&mt->lock);
     while (!mt->stop) {
         struct timespec now = deadline_in(0);
@@ -135,7 +178,8 @@ run(void *arg)
         bool do_compact = !before(&now, &next_compact);
         bool do_sync = mt->poked
             || (mt->o.keys_refresh_s > 0 && !before(&now, &next_sync));
-        if (do_purge || do_sync || do_compact) {
+        bool do_sched = mt->sched != NULL && !before(&now, &next_sched);
+        if (do_purge || do_sync || do_compact || do_sched) {
             mt->poked = false;
             pthread_mutex_unlock(&mt->lock);
             if (do_sync) {
@@ -149,8 +193,11 @@ run(void *arg)
             }
             if (do_compact) {
                 compact_rollups(mt);
+                purge_rollups(mt);
                 next_compact = deadline_in(every);
             }
+            if (do_sched)
+                next_sched = deadline_in(run_schedules(mt));
             pthread_mutex_lock(&mt->lock);
             continue;
         }
@@ -159,6 +206,8 @@ run(void *arg)
             wake = next_purge;
         if (mt->o.keys_refresh_s > 0 && before(&next_sync, &wake))
             wake = next_sync;
+        if (mt->sched != NULL && before(&next_sched, &wake))
+            wake = next_sched;
         pthread_cond_timedwait(&mt->cond, &mt->lock, &wake);
     }
     pthread_mutex_unlock(&mt->lock);
@@ -174,6 +223,15 @@ tlm__maint_start(const struct tlm__maint_options *o, struct tlm__maint **out)
     if (mt == NULL)
         return -1;
     mt->o = *o;
+    tlm__analytics_config_defaults(&mt->defaults);
+    mt->a = o->analytics != NULL ? o->analytics : &mt->defaults;
+    if (mt->a->scheduled_reports && mt->a->n_reports > 0) {
+        struct tlm__report_runner rn = {o->store, mt->a, o->log};
+        if (tlm__report_scheduler_new(&rn, &mt->sched) != 0) {
+            free(mt);
+            return -1;
+        }
+    }
     pthread_mutex_init(&mt->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -182,6 +240,7 @@ tlm__maint_start(const struct tlm__maint_options *o, struct tlm__maint **out)
     if (pthread_create(&mt->thread, NULL, run, mt) != 0) {
         pthread_cond_destroy(&mt->cond);
         pthread_mutex_destroy(&mt->lock);
+        tlm__report_scheduler_free(mt->sched);
         free(mt);
         return -1;
     }
@@ -212,5 +271,6 @@ tlm__maint_stop(struct tlm__maint *mt)
     pthread_join(mt->thread, NULL);
     pthread_cond_destroy(&mt->cond);
     pthread_mutex_destroy(&mt->lock);
+    tlm__report_scheduler_free(mt->sched);
     free(mt);
 }

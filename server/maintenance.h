@@ -1,11 +1,13 @@
 /* The server's periodic jobs on one background thread: re-reading the
- * database's API keys into the keyring, and the retention purge. Must
+ * database's API keys into the keyring, the retention purge, rollup
+ * compaction and retention, and scheduled reports. Must
  * never stop serving because a job failed: the previous keys stay in force
  * and a failed purge is retried at the next period. */
 #ifndef TLM_SERVER_MAINTENANCE_H
 #define TLM_SERVER_MAINTENANCE_H
 
 #include "auth.h"
+#include "config_analytics.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -20,6 +22,9 @@ struct tlm__maint_options {
     unsigned keys_refresh_s; /* 0: only on tlm__maint_poke */
     unsigned long retention_days; /* 0: never purge */
     unsigned purge_interval_s; /* 0: hourly */
+    /* Rollup retention and saved reports (borrowed, must outlive the
+     * thread); NULL: the defaults, no reports. */
+    const struct tlm__analytics_config *analytics;
 };
 
 struct tlm__maint;

@@ -381,6 +381,8 @@ add_current(struct tlm__dash_builder *b, const struct tlm__rollup_in *r)
     struct tlm__dash_group *g;
     size_t nb = 0;
     bool has_hist = r->hist != NULL && r->hist_len > 0;
+    const uint16_t *idx = b->idx;
+    const double *cnt = b->cnt;
     b->events += r->requests + r->other;
     b->errors += r->errors;
     b->requests += r->requests;
@@ -392,12 +394,19 @@ add_current(struct tlm__dash_builder *b, const struct tlm__rollup_in *r)
     if (has_hist
         && tlm__hist_decode(r->hist, r->hist_len, b->idx, b->cnt, &nb) != 0)
         return -1;
+    if (r->hist == NULL && r->idx != NULL) {
+        if (r->n_buckets > TLM_HIST_SLOTS)
+            return -1;
+        idx = r->idx;
+        cnt = r->cnt;
+        nb = r->n_buckets;
+    }
     int64_t pi = (r->t_ms - b->first_point) / b->bucket_ms;
     if (pi >= 0 && (size_t)pi < b->n_points) {
         struct point_acc *p = &b->points[pi];
         p->requests += r->requests;
         p->errors += r->errors;
-        if (dense_add(&p->hist, b->idx, b->cnt, nb) != 0)
+        if (dense_add(&p->hist, idx, cnt, nb) != 0)
             return -1;
     }
     if (r->endpoint[0] == '\0')
@@ -410,7 +419,7 @@ add_current(struct tlm__dash_builder *b, const struct tlm__rollup_in *r)
     int64_t si = (r->t_ms - b->cur_from) * TLM_DASH_SPARK / b->len;
     if (si >= 0 && si < TLM_DASH_SPARK)
         e->spark[si] += r->requests;
-    return dense_add(&e->hist, b->idx, b->cnt, nb);
+    return dense_add(&e->hist, idx, cnt, nb);
 }
 
 int

@@ -54,6 +54,12 @@ struct tlm__rollup_in {
     double other;
     const unsigned char *hist;
     size_t hist_len;
+    /* When hist is NULL: the histogram already decoded (PostgreSQL keeps
+     * it as two arrays), n_buckets (at most TLM_HIST_SLOTS) pairs of a
+     * bucket index below TLM_HIST_SLOTS and its weight. */
+    const uint16_t *idx;
+    const double *cnt;
+    size_t n_buckets;
 };
 
 /* The rows a dashboard needs start at *scan_from (the previous window of

@@ -84,6 +84,55 @@ tlm__store_ping(struct tlm__store *st)
     return st->ops->ping(st);
 }
 
+int
+tlm__store_report_run_insert(struct tlm__store *st,
+    const struct tlm__report_run *run, const struct tlm__outbox_item *out)
+{
+    if (st->ops->report_run_insert == NULL)
+        return -1;
+    return st->ops->report_run_insert(st, run, out);
+}
+
+int
+tlm__store_report_run_exists(
+    struct tlm__store *st, const char *report_id, int64_t scheduled_ms)
+{
+    if (st->ops->report_run_exists == NULL)
+        return -1;
+    return st->ops->report_run_exists(st, report_id, scheduled_ms);
+}
+
+int
+tlm__store_report_runs_list(struct tlm__store *st, const char *report_id,
+    size_t limit, struct tlm__report_run_row **rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    if (st->ops->report_runs_list == NULL)
+        return 0;
+    return st->ops->report_runs_list(st, report_id, limit, rows, n);
+}
+
+int
+tlm__store_report_run_get(struct tlm__store *st, const char *report_id,
+    const char *run_id, const char *format, struct tlm__report_blob *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (st->ops->report_run_get == NULL)
+        return 1;
+    return st->ops->report_run_get(st, report_id, run_id, format, out);
+}
+
+int
+tlm__store_rollup_purge(
+    struct tlm__store *st, int64_t before_ms, uint64_t *removed)
+{
+    *removed = 0;
+    if (st->ops->rollup_purge == NULL)
+        return 1;
+    return st->ops->rollup_purge(st, before_ms, removed);
+}
+
 void
 tlm__store_close(struct tlm__store *st)
 {

@@ -200,6 +200,46 @@ struct tlm__key_row {
     int64_t revoked_ms; /* 0: active */
 };
 
+/* One run of a saved report: each format's rendering, stored under
+ * (report_id, scheduled_ms, format). Strings and bodies are borrowed. */
+struct tlm__report_part {
+    const char *format; /* "json", "csv", "pdf" */
+    const char *content_type;
+    const unsigned char *body;
+    size_t len;
+};
+
+struct tlm__report_run {
+    char run_id[TLM_FB_ID_MAX];
+    const char *report_id;
+    const char *trigger; /* "schedule" or "manual" */
+    int64_t scheduled_ms;
+    int64_t generated_ms;
+    int64_t from_ms; /* the window, to exclusive */
+    int64_t to_ms;
+    const struct tlm__report_part *parts;
+    size_t n_parts;
+};
+
+/* A stored run as listed: formats as TLM_REPORT_FMT_* bits. */
+struct tlm__report_run_row {
+    char run_id[TLM_FB_ID_MAX];
+    char trigger[16];
+    int64_t scheduled_ms;
+    int64_t generated_ms;
+    int64_t from_ms;
+    int64_t to_ms;
+    unsigned formats;
+};
+
+/* One stored format of a run; body malloc'ed (the caller frees it). */
+struct tlm__report_blob {
+    char content_type[64];
+    int64_t from_ms;
+    unsigned char *body;
+    size_t len;
+};
+
 struct tlm__store;
 
 struct tlm__store_ops {
@@ -289,6 +329,24 @@ struct tlm__store_ops {
      * into days; NULL for a backend without rollups. */
     int (*rollup_compact)(struct tlm__store *st, int64_t minute_before_ms,
         int64_t hour_before_ms, uint64_t *folded);
+    /* Report runs (store_sqlite_reports.c, store_pg_reports.c): insert a
+     * run's formats (and its webhook delivery, when out is not NULL) in
+     * one transaction; 1 when (report_id, scheduled_ms) was claimed
+     * before, nothing written. exists: 0 a run is stored for that slot, 1
+     * none. list: the report's last limit runs, newest first (*rows
+     * malloc'ed). get: one stored format (0, 1 not found, -1). */
+    int (*report_run_insert)(struct tlm__store *st,
+        const struct tlm__report_run *run, const struct tlm__outbox_item *out);
+    int (*report_run_exists)(
+        struct tlm__store *st, const char *report_id, int64_t scheduled_ms);
+    int (*report_runs_list)(struct tlm__store *st, const char *report_id,
+        size_t limit, struct tlm__report_run_row **rows, size_t *n);
+    int (*report_run_get)(struct tlm__store *st, const char *report_id,
+        const char *run_id, const char *format, struct tlm__report_blob *out);
+    /* Rollup retention: deletes rollup rows (any resolution) starting
+     * before before_ms; NULL for a backend without it. */
+    int (*rollup_purge)(
+        struct tlm__store *st, int64_t before_ms, uint64_t *removed);
     void (*close)(struct tlm__store *st);
 };
 
@@ -376,6 +434,20 @@ int tlm__store_alerts_recent(struct tlm__store *st, int64_t from_ms,
 
 int tlm__store_workflows(struct tlm__store *st, int64_t from_ms, int64_t to_ms,
     const char *environment, struct tlm__workflow_result *out);
+
+/* Report runs, outputs cleared first. A backend without them: insert and
+ * exists answer -1, list none, get 1 (not found). */
+int tlm__store_report_run_insert(struct tlm__store *st,
+    const struct tlm__report_run *run, const struct tlm__outbox_item *out);
+int tlm__store_report_run_exists(
+    struct tlm__store *st, const char *report_id, int64_t scheduled_ms);
+int tlm__store_report_runs_list(struct tlm__store *st, const char *report_id,
+    size_t limit, struct tlm__report_run_row **rows, size_t *n);
+int tlm__store_report_run_get(struct tlm__store *st, const char *report_id,
+    const char *run_id, const char *format, struct tlm__report_blob *out);
+/* 1 when the backend keeps no rollups (or cannot purge them yet). */
+int tlm__store_rollup_purge(
+    struct tlm__store *st, int64_t before_ms, uint64_t *removed);
 
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);

@@ -3,6 +3,7 @@
  * Must never put a value into SQL text (every value is a bound parameter)
  * and never print the URL's password: every message goes through redact. */
 #include "store_pg.h"
+#include "store_pg_reports.h"
 
 #include "rfc3339.h"
 
@@ -251,9 +252,55 @@ static const char *const migrations[] = {
      " c text NOT NULL,"
      " count double precision NOT NULL,"
      " PRIMARY KEY (day_ms, environment, kind, a, b, c));"),
+    /* 5: analytics rollups (SQLite's step 8): per res-wide bucket x
+     * environment x endpoint x status class x tier, the latency histogram
+     * as parallel arrays (bucket index, weight) that SQL merges; keyed by
+     * time first, as the dashboard reads a range. migrate() then folds the
+     * events already stored (tlm__pg_rollup_backfill). tlm_client_stats:
+     * the SDK health counters of a batch's client_stats (NULL when it is
+     * no JSON object; a field that is no number is NULL). */
+    ("CREATE TABLE rollups ("
+     " res bigint NOT NULL,"
+     " t_ms bigint NOT NULL,"
+     " environment text NOT NULL,"
+     " endpoint text NOT NULL,"
+     " status_class integer NOT NULL,"
+     " tier text NOT NULL,"
+     " requests double precision NOT NULL,"
+     " errors double precision NOT NULL,"
+     " other double precision NOT NULL,"
+     " hidx integer[],"
+     " hcnt double precision[],"
+     " PRIMARY KEY (t_ms, environment, endpoint, status_class, tier, res));"
+     "CREATE FUNCTION tlm_client_stats(doc text)"
+     " RETURNS double precision[] LANGUAGE plpgsql IMMUTABLE AS $$"
+     " DECLARE j json; r double precision[] := '{NULL,NULL,NULL}';"
+     " BEGIN"
+     "  IF doc IS NULL THEN RETURN NULL; END IF;"
+     "  BEGIN"
+     "   j := doc::json;"
+     "   IF json_typeof(j) <> 'object' THEN RETURN NULL; END IF;"
+     "   FOR i IN 1..3 LOOP"
+     "    IF json_typeof(j -> (ARRAY['dropped', 'retried', 'spooled'])[i])"
+     "     = 'number' THEN"
+     "     r[i] := (j ->> (ARRAY['dropped', 'retried', 'spooled'])[i])"
+     "      ::double precision;"
+     "    END IF;"
+     "   END LOOP;"
+     "   RETURN r;"
+     "  EXCEPTION WHEN OTHERS THEN RETURN NULL;"
+     "  END;"
+     " END $$;"),
+    tlm__pg_reports_migration, /* report runs (store_pg_reports.c) */
 };
 
+/* The version whose step is followed by tlm__pg_rollup_backfill. */
+#define ROLLUP_VERSION 5
+
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int tlm__pg_schema_limit;
+const int tlm__pg_schema_version = SCHEMA_VERSION;
 
 /* ---- parameters ------------------------------------------------------- */
 
@@ -621,7 +668,9 @@ static int
 migrate(struct tlm__pg_store *st, struct tlm__pg_conn *c, char *err, size_t n)
 {
     char lock[64];
-    int version = 0, rc = -1;
+    int version = 0, rc = -1, target = SCHEMA_VERSION;
+    if (tlm__pg_schema_limit > 0 && tlm__pg_schema_limit < SCHEMA_VERSION)
+        target = tlm__pg_schema_limit;
     snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)",
         TLM_PG_LOCK_MIGRATE);
     if (tlm__pg_command(st, c, "BEGIN", err, n) != 0)
@@ -641,8 +690,10 @@ migrate(struct tlm__pg_store *st, struct tlm__pg_conn *c, char *err, size_t n)
             version, SCHEMA_VERSION);
         goto out;
     }
-    for (int v = version; v < SCHEMA_VERSION; v++) {
+    for (int v = version; v < target; v++) {
         if (tlm__pg_command(st, c, migrations[v], err, n) != 0
+            || (v + 1 == ROLLUP_VERSION
+                && tlm__pg_rollup_backfill(st, c, err, n) != 0)
             || record_version(st, c, v + 1, err, n) != 0)
             goto out;
     }
@@ -946,6 +997,12 @@ static const struct tlm__store_ops pg_ops = {
     .error_group_set_status = tlm__pg_error_group_set_status,
     .alerts_recent = tlm__pg_alerts_recent,
     .workflows = tlm__pg_workflows,
+    .rollup_compact = tlm__pg_rollup_compact,
+    .report_run_insert = tlm__pg_report_run_insert,
+    .report_run_exists = tlm__pg_report_run_exists,
+    .report_runs_list = tlm__pg_report_runs_list,
+    .report_run_get = tlm__pg_report_run_get,
+    .rollup_purge = tlm__pg_rollup_purge,
     .close = pg_close,
 };
 

@@ -2,8 +2,9 @@
  * builder and the retry wrapper shared by store_pg.c (connections, schema,
  * keys, readiness), store_pg_write.c (day partitions, batch writes,
  * retention), store_pg_query.c (reads) and store_pg_feedback.c /
- * store_pg_fr.c (feedback, feature requests, the webhook outbox) and
- * store_pg_errors.c (error groups and alerts). Nothing
+ * store_pg_fr.c (feedback, feature requests, the webhook outbox),
+ * store_pg_errors.c (error groups and alerts) and store_pg_rollup.c
+ * (analytics rollups). Nothing
  * outside store_pg*.c includes it. */
 #ifndef TLM_SERVER_STORE_PG_H
 #define TLM_SERVER_STORE_PG_H
@@ -29,6 +30,7 @@
  * serialise exactly on migrations and on partition DDL. */
 #define TLM_PG_LOCK_MIGRATE 0x746c6d01
 #define TLM_PG_LOCK_PARTITIONS 0x746c6d02
+#define TLM_PG_LOCK_ROLLUPS 0x746c6d03 /* rollup compaction */
 
 /* Growable byte buffer (binary array parameters). */
 struct tlm__pg_buf {
@@ -38,6 +40,10 @@ struct tlm__pg_buf {
 };
 
 #define TLM_PG_BUFS 10
+
+/* Bit of tlm__pg_conn.prepared for the rollup upsert (store_pg_rollup.c);
+ * the low bits are store_pg_write.c's statements. */
+#define TLM_PG_PREP_ROLLUP (1u << 16)
 
 /* One pooled connection. prepared: bit i set once the write statement i is
  * prepared on this session (cleared by a reconnect). bufs: the insert's
@@ -139,6 +145,12 @@ typedef int (*tlm__pg_op)(struct tlm__pg_store *st, struct tlm__pg_conn *c,
 int tlm__pg_run(
     struct tlm__pg_store *st, const char *what, tlm__pg_op op, void *arg);
 
+/* Tests only: when above 0, a store migrates its schema no further than
+ * this version (to make a database as an older server left it). */
+extern int tlm__pg_schema_limit;
+/* The version this server migrates to (the number of steps). */
+extern const int tlm__pg_schema_version;
+
 /* Write side (store_pg_write.c). */
 void tlm__pg_days_forget(struct tlm__pg_store *st);
 int tlm__pg_insert_batch(struct tlm__store *base, struct tlm__store_batch *b,
@@ -223,6 +235,20 @@ int tlm__pg_error_group_set_status(struct tlm__store *base, const char *id,
 int tlm__pg_alerts_recent(struct tlm__store *base, int64_t from_ms,
     int64_t to_ms, const char *environment, size_t limit,
     struct tlm__alert_row **rows, size_t *n);
+
+/* Analytics rollups (store_pg_rollup.c). apply runs in the batch's
+ * transaction (nothing when b->skip_rollups), backfill in migrate()'s
+ * (migration 5), dashboard in the dashboard's snapshot: it fills what
+ * tlm__dash_builder_finish does plus sdks and store_bytes. */
+int tlm__pg_rollup_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__store_batch *b, char *err, size_t n);
+int tlm__pg_rollup_backfill(
+    struct tlm__pg_store *st, struct tlm__pg_conn *c, char *err, size_t n);
+int tlm__pg_rollup_compact(struct tlm__store *base, int64_t minute_before_ms,
+    int64_t hour_before_ms, uint64_t *folded);
+int tlm__pg_rollup_dashboard(struct tlm__pg_store *st, struct tlm__pg_conn *c,
+    const struct tlm__dash_query *q, struct tlm__dash_result *out, char *err,
+    size_t n);
 
 /* Read side (store_pg_query.c). */
 int tlm__pg_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,

@@ -1,51 +1,13 @@
-/* PostgreSQL backend, read side: dashboard aggregates (one snapshot) and
- * the event listing, with the same results as store_sqlite_query.c for
- * the same rows. Must never write, and never fetch raw events to compute
- * an aggregate in C: sums and percentiles run in the database. */
+/* PostgreSQL backend, read side: the dashboard (one snapshot: the rollups
+ * of store_pg_rollup.c plus the batch headers' privacy and scrub counts)
+ * and the event listing, with the same results as the SQLite backend for
+ * the same rows. Must never write, and never scan raw events for an
+ * aggregate: the dashboard reads rollup rows only. */
 #include "store_pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Weighted counts: every event stands for 1/sample_rate events. "Errors" are
- * request events with status >= 500 or 0 (no response: a failed call) plus
- * error events. As SQLite orders NULL first, so do the percentiles: a
- * request without a latency still weighs in the ranks. Endpoint names sort
- * by bytes (COLLATE "C"), as SQLite's BINARY collation does. */
-#define WEIGHT "1.0 / sample_rate"
-#define IS_ERROR "(type = 'error' OR status >= 500 OR status = 0)"
-#define IN_RANGE "environment = $1 AND ts_ms >= $2 AND ts_ms < $3"
-
-static const char totals_sql[]
-    = "SELECT COALESCE(SUM(" WEIGHT "), 0),"
-      " COALESCE(SUM(CASE WHEN " IS_ERROR " THEN " WEIGHT " END), 0)"
-      " FROM events WHERE " IN_RANGE;
-
-static const char endpoints_sql[]
-    = "SELECT endpoint,"
-      " COALESCE(SUM(CASE WHEN type = 'request' THEN " WEIGHT " END), 0) AS r,"
-      " COALESCE(SUM(CASE WHEN " IS_ERROR " THEN " WEIGHT " END), 0) AS e"
-      " FROM events WHERE " IN_RANGE " AND endpoint IS NOT NULL"
-      " GROUP BY endpoint"
-      " ORDER BY r DESC, e DESC, endpoint COLLATE \"C\" ASC LIMIT $4";
-
-/* Weighted nearest-rank percentiles of every endpoint in one pass: the
- * smallest latency whose cumulative weight reaches p * total, less a slack
- * that absorbs rounding in the running sum. */
-static const char latency_sql[]
-    = "SELECT endpoint,"
-      " MIN(CASE WHEN cum >= tot * (0.50 - 1e-9) THEN rt END),"
-      " MIN(CASE WHEN cum >= tot * (0.95 - 1e-9) THEN rt END),"
-      " MIN(CASE WHEN cum >= tot * (0.99 - 1e-9) THEN rt END)"
-      " FROM (SELECT endpoint, response_time_ms AS rt,"
-      " SUM(" WEIGHT ") OVER (PARTITION BY endpoint"
-      " ORDER BY response_time_ms NULLS FIRST"
-      " ROWS UNBOUNDED PRECEDING) AS cum,"
-      " SUM(" WEIGHT ") OVER (PARTITION BY endpoint) AS tot"
-      " FROM events WHERE " IN_RANGE " AND endpoint IS NOT NULL"
-      " AND type = 'request') s"
-      " GROUP BY endpoint";
 
 /* $1 (the environment) is bound but unused: batches carry none. The two
  * flags were computed from the privacy block when the batch was stored. */
@@ -90,12 +52,10 @@ range_params(struct tlm__pg_params *p, const struct tlm__dash_query *q)
 /* Runs a range query in binary; NULL (err set) unless it returned rows. */
 static PGresult *
 range_query(struct tlm__pg_store *st, struct tlm__pg_conn *c, const char *sql,
-    const struct tlm__dash_query *q, bool limit, char *err, size_t n)
+    const struct tlm__dash_query *q, char *err, size_t n)
 {
     struct tlm__pg_params p = {0};
     range_params(&p, q);
-    if (limit)
-        tlm__pg_int8(&p, (int64_t)q->max_endpoints);
     PGresult *r = tlm__pg_exec(c->pg, sql, &p, true);
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         return r;
@@ -104,27 +64,11 @@ range_query(struct tlm__pg_store *st, struct tlm__pg_conn *c, const char *sql,
 }
 
 static int
-query_totals(struct tlm__pg_store *st, struct tlm__pg_conn *c,
-    const struct tlm__dash_query *q, struct tlm__dash_result *out, char *err,
-    size_t n)
-{
-    PGresult *r = range_query(st, c, totals_sql, q, false, err, n);
-    if (r == NULL)
-        return -1;
-    if (PQntuples(r) == 1) {
-        out->events = get_double(r, 0, 0);
-        out->errors = get_double(r, 0, 1);
-    }
-    PQclear(r);
-    return 0;
-}
-
-static int
 query_sdk(struct tlm__pg_store *st, struct tlm__pg_conn *c,
     const struct tlm__dash_query *q, struct tlm__dash_result *out, char *err,
     size_t n)
 {
-    PGresult *r = range_query(st, c, sdk_sql, q, false, err, n);
+    PGresult *r = range_query(st, c, sdk_sql, q, err, n);
     if (r == NULL)
         return -1;
     if (PQntuples(r) == 1) {
@@ -144,7 +88,7 @@ query_scrubs(struct tlm__pg_store *st, struct tlm__pg_conn *c,
     const struct tlm__dash_query *q, struct tlm__dash_result *out, char *err,
     size_t n)
 {
-    PGresult *r = range_query(st, c, scrubs_sql, q, false, err, n);
+    PGresult *r = range_query(st, c, scrubs_sql, q, err, n);
     int rc = 0;
     if (r == NULL)
         return -1;
@@ -185,88 +129,6 @@ dup_text(const PGresult *r, int row, int col)
 }
 
 static int
-query_endpoints(struct tlm__pg_store *st, struct tlm__pg_conn *c,
-    const struct tlm__dash_query *q, struct tlm__dash_result *out, char *err,
-    size_t n)
-{
-    PGresult *r = range_query(st, c, endpoints_sql, q, true, err, n);
-    int rows, rc = -1;
-    if (r == NULL)
-        return -1;
-    rows = PQntuples(r);
-    if (rows > 0) {
-        out->endpoints = calloc((size_t)rows, sizeof(*out->endpoints));
-        if (out->endpoints == NULL)
-            goto out;
-    }
-    for (int i = 0; i < rows; i++) {
-        struct tlm__dash_endpoint *e = &out->endpoints[i];
-        e->endpoint = dup_text(r, i, 0);
-        if (e->endpoint == NULL)
-            goto out;
-        e->requests = get_double(r, i, 1);
-        e->errors = get_double(r, i, 2);
-        out->n_endpoints++;
-    }
-    rc = 0;
-out:
-    if (rc != 0)
-        snprintf(err, n, "out of memory");
-    PQclear(r);
-    return rc;
-}
-
-static int
-cmp_endpoint(const void *a, const void *b)
-{
-    const struct tlm__dash_endpoint *const *x = a, *const *y = b;
-    return strcmp((*x)->endpoint, (*y)->endpoint);
-}
-
-/* Fills the percentiles of the endpoints already listed in out (found by
- * name through a sorted index); endpoints past max_endpoints come back
- * from the query too and are skipped. */
-static int
-query_latency(struct tlm__pg_store *st, struct tlm__pg_conn *c,
-    const struct tlm__dash_query *q, struct tlm__dash_result *out, char *err,
-    size_t n)
-{
-    struct tlm__dash_endpoint **by_name;
-    PGresult *r;
-    if (out->n_endpoints == 0)
-        return 0;
-    by_name = malloc(out->n_endpoints * sizeof(*by_name));
-    if (by_name == NULL) {
-        snprintf(err, n, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < out->n_endpoints; i++)
-        by_name[i] = &out->endpoints[i];
-    qsort(by_name, out->n_endpoints, sizeof(*by_name), cmp_endpoint);
-    r = range_query(st, c, latency_sql, q, false, err, n);
-    for (int i = 0; r != NULL && i < PQntuples(r); i++) {
-        char *name = dup_text(r, i, 0);
-        struct tlm__dash_endpoint key = {.endpoint = name}, *kp = &key, **hit;
-        hit = name == NULL || PQgetisnull(r, i, 1)
-            ? NULL
-            : bsearch(
-                &kp, by_name, out->n_endpoints, sizeof(*by_name), cmp_endpoint);
-        free(name);
-        if (hit == NULL || (*hit)->requests <= 0)
-            continue;
-        (*hit)->has_latency = true;
-        (*hit)->p50_ms = get_double(r, i, 1);
-        (*hit)->p95_ms = get_double(r, i, 2);
-        (*hit)->p99_ms = get_double(r, i, 3);
-    }
-    free(by_name);
-    if (r == NULL)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
-static int
 op_dashboard(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
     bool *retry, char *err, size_t n)
 {
@@ -280,9 +142,7 @@ op_dashboard(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
             st, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, n)
         != 0)
         return -1;
-    if (query_totals(st, c, q, out, err, n) != 0
-        || query_endpoints(st, c, q, out, err, n) != 0
-        || query_latency(st, c, q, out, err, n) != 0
+    if (tlm__pg_rollup_dashboard(st, c, q, out, err, n) != 0
         || query_sdk(st, c, q, out, err, n) != 0
         || query_scrubs(st, c, q, out, err, n) != 0
         || tlm__pg_command(st, c, "COMMIT", err, n) != 0)

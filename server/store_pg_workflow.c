@@ -27,24 +27,6 @@ same_user(const struct tlm__store_event *a, const struct tlm__store_event *b)
         && strcmp(a->ev.user_id, b->ev.user_id) == 0;
 }
 
-static int
-by_key(const void *x, const void *y)
-{
-    const struct tlm__workflow_count *a = x, *b = y;
-    int c;
-    if (a->day_ms != b->day_ms)
-        return a->day_ms < b->day_ms ? -1 : 1;
-    if ((c = strcmp(a->environment, b->environment)) != 0)
-        return c;
-    if (a->kind != b->kind)
-        return a->kind - b->kind;
-    if ((c = strcmp(a->a, b->a)) != 0)
-        return c;
-    if ((c = strcmp(a->b, b->b)) != 0)
-        return c;
-    return strcmp(a->c, b->c);
-}
-
 /* One user's events in the sorted array and the state they start from. */
 struct run {
     size_t first, n;
@@ -243,7 +225,7 @@ tlm__pg_workflow_apply(struct tlm__pg_store *st, struct tlm__pg_conn *c,
         tlm__workflow_walk(&runs[i].st, ev + runs[i].first, runs[i].n, &counts);
     if (store_states(st, c, ev, runs, n_runs, err, n) != 0)
         goto out;
-    qsort(counts.items, counts.n, sizeof(*counts.items), by_key);
+    tlm__workflow_counts_merge(&counts);
     if (counts.n > 0
         && store_counts(st, c, counts.items, counts.n, err, n) != 0)
         goto out;

@@ -551,6 +551,7 @@ op_insert(struct tlm__pg_store *st, struct tlm__pg_conn *c, void *arg,
         || (!resend && b->n_bad > 0 && insert_bad(st, c, b, err, n) != 0)
         || tlm__pg_errors_apply(st, c, b, err, n) != 0
         || tlm__pg_workflow_apply(st, c, b, err, n) != 0
+        || tlm__pg_rollup_apply(st, c, b, err, n) != 0
         || tlm__pg_command(st, c, "COMMIT", err, n) != 0) {
         *retry = worth_retry(st, c);
         return -1;

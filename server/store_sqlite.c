@@ -5,6 +5,7 @@
 #include "store_sqlite.h"
 
 #include "rfc3339.h"
+#include "store_sqlite_reports.h"
 #include "store_sqlite_rollup.h"
 
 #include <limits.h>
@@ -257,6 +258,8 @@ static const char *const migrations[] = {
     /* 8: analytics rollups, backfilled from the events already stored
      * (store_sqlite_rollup.c). */
     tlm__sqlite_rollup_migration,
+    /* 9: stored runs of saved reports (store_sqlite_reports.c). */
+    tlm__sqlite_reports_migration,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -637,6 +640,11 @@ static const struct tlm__store_ops sqlite_ops = {
     .alerts_recent = tlm__sqlite_alerts_recent,
     .workflows = tlm__sqlite_workflows,
     .rollup_compact = sqlite_rollup_compact,
+    .report_run_insert = tlm__sqlite_report_run_insert,
+    .report_run_exists = tlm__sqlite_report_run_exists,
+    .report_runs_list = tlm__sqlite_report_runs_list,
+    .report_run_get = tlm__sqlite_report_run_get,
+    .rollup_purge = tlm__sqlite_rollup_purge,
     .close = sqlite_close,
 };
 
@@ -667,6 +675,31 @@ fail:
     return -1;
 }
 
+sqlite3_stmt *
+tlm__sqlite_cached(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    while ((s = sqlite3_next_stmt(db, s)) != NULL) {
+        if (sqlite3_sql(s) != NULL && strcmp(sqlite3_sql(s), sql) == 0
+            && !sqlite3_stmt_busy(s))
+            return s;
+    }
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL)
+        != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void
+finalize_all(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    while (db != NULL && (s = sqlite3_next_stmt(db, NULL)) != NULL)
+        sqlite3_finalize(s);
+}
+
 static void
 sqlite_close(struct tlm__store *base)
 {
@@ -679,6 +712,8 @@ sqlite_close(struct tlm__store *base)
     tlm__sqlite_rollup_finalize(st->wdb);
     for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
         sqlite3_finalize(w[i]);
+    finalize_all(st->wdb); /* the cached ones (tlm__sqlite_cached) */
+    finalize_all(st->rdb);
     sqlite3_close(st->rdb);
     /* The last connection to close checkpoints and removes the WAL. */
     sqlite3_close(st->wdb);

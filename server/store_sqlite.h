@@ -100,6 +100,12 @@ int tlm__sqlite_outbox_put(
 /* store_sqlite_errors.c: error groups. errors_apply runs inside a batch's
  * write transaction (the writer lock held). */
 int tlm__sqlite_errors_apply(sqlite3 *db, struct tlm__store_batch *b);
+
+/* A writer statement prepared once per connection (persistent), found again
+ * among db's statements by its text: the caller resets it after use. NULL
+ * when it does not prepare. Every statement left on a connection is
+ * finalized when the store closes. */
+sqlite3_stmt *tlm__sqlite_cached(sqlite3 *db, const char *sql);
 int tlm__sqlite_error_groups_list(struct tlm__store *base,
     const struct tlm__group_query *q, struct tlm__error_group **rows, size_t *n,
     bool *more);

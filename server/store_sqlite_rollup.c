@@ -5,6 +5,7 @@
 #include "store_sqlite_rollup.h"
 
 #include "rollup.h"
+#include "store_sqlite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,24 +170,6 @@ tlm__sqlite_rollup_functions(sqlite3 *db)
 
 /* ---- the write path ---- */
 
-/* The upsert statement, prepared once per connection: found again among
- * the connection's statements by its text, so the backend's struct needs
- * no field for it. */
-static sqlite3_stmt *
-cached(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    while ((s = sqlite3_next_stmt(db, s)) != NULL) {
-        if (sqlite3_sql(s) != NULL && strcmp(sqlite3_sql(s), sql) == 0
-            && !sqlite3_stmt_busy(s))
-            return s;
-    }
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL)
-        != SQLITE_OK)
-        return NULL;
-    return s;
-}
-
 void
 tlm__sqlite_rollup_finalize(sqlite3 *db)
 {
@@ -236,7 +219,7 @@ tlm__sqlite_rollup_apply(sqlite3 *db, const struct tlm__store_batch *b)
     if (tlm__rollup_collect(b, &set) != 0)
         return -1;
     if (set.n > 0) {
-        s = cached(db, upsert_sql);
+        s = tlm__sqlite_cached(db, upsert_sql);
         if (s == NULL)
             rc = -1;
         for (size_t i = 0; rc == 0 && i < set.n; i++)
@@ -426,5 +409,26 @@ tlm__sqlite_rollup_dashboard(
     rc = 0;
 out:
     tlm__dash_builder_free(b);
+    return rc;
+}
+
+/* ---- retention ---- */
+
+int
+tlm__sqlite_rollup_delete(sqlite3 *db, int64_t before_ms, uint64_t *removed)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    *removed = 0;
+    if (sqlite3_prepare_v2(
+            db, "DELETE FROM rollups WHERE t_ms < ?1", -1, &s, NULL)
+        != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, before_ms);
+    if (sqlite3_step(s) == SQLITE_DONE) {
+        *removed = (uint64_t)sqlite3_changes(db);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
     return rc;
 }

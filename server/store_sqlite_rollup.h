@@ -33,4 +33,9 @@ int tlm__sqlite_rollup_dashboard(sqlite3 *rdb, const struct tlm__dash_query *q,
 int tlm__sqlite_rollup_compact(sqlite3 *db, int64_t minute_before_ms,
     int64_t hour_before_ms, uint64_t *folded);
 
+/* Rollup retention: deletes the rows (any resolution) whose bucket starts
+ * before before_ms, on the writer connection (writer lock held). */
+int tlm__sqlite_rollup_delete(
+    sqlite3 *db, int64_t before_ms, uint64_t *removed);
+
 #endif

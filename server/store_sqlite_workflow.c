@@ -74,19 +74,51 @@ chunk_sql(const char *prefix, const char *group, size_t n, const char *suffix)
     return sql;
 }
 
+/* The statement for n groups: prepared once per connection for a full
+ * chunk (most of a batch), for this call otherwise. Give it back with
+ * chunk_done. */
+static sqlite3_stmt *
+chunk_stmt(sqlite3 *db, const char *prefix, const char *group, size_t n,
+    const char *suffix)
+{
+    char *sql = chunk_sql(prefix, group, n, suffix);
+    sqlite3_stmt *s = NULL;
+    if (sql == NULL)
+        return NULL;
+    if (n == CHUNK)
+        s = tlm__sqlite_cached(db, sql);
+    else if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    free(sql);
+    return s;
+}
+
+static void
+chunk_done(sqlite3_stmt *s, size_t n)
+{
+    if (s != NULL && n == CHUNK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    } else {
+        sqlite3_finalize(s);
+    }
+}
+
 /* Loads the states of runs r[0..n) (one environment, sorted by user):
  * one lookup of the primary key per user. */
 static int
 load_states(
     sqlite3 *db, const struct tlm__store_event **ev, struct run *r, size_t n)
 {
-    char *sql = chunk_sql("SELECT environment, user_id, prev, last,"
-                          " last_ts_ms FROM user_paths WHERE"
-                          " environment = ?1 AND user_id IN (",
+    sqlite3_stmt *s = chunk_stmt(db,
+        "SELECT environment, user_id, prev, last,"
+        " last_ts_ms FROM user_paths WHERE"
+        " environment = ?1 AND user_id IN (",
         "?", n, ")");
-    sqlite3_stmt *s = NULL;
     int rc = -1, step;
-    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    if (s == NULL)
         goto out;
     sqlite3_bind_text(s, 1, ev[r[0].first]->ev.environment, -1, SQLITE_STATIC);
     for (size_t i = 0; i < n; i++)
@@ -119,8 +151,7 @@ load_states(
     }
     rc = step == SQLITE_DONE ? 0 : -1;
 out:
-    sqlite3_finalize(s);
-    free(sql);
+    chunk_done(s, n);
     return rc;
 }
 
@@ -137,15 +168,15 @@ static int
 store_states(sqlite3 *db, const struct tlm__store_event **ev,
     const struct run *r, size_t n)
 {
-    char *sql = chunk_sql("INSERT INTO user_paths(environment, user_id, prev,"
-                          " last, last_ts_ms) VALUES ",
+    sqlite3_stmt *s = chunk_stmt(db,
+        "INSERT INTO user_paths(environment, user_id, prev,"
+        " last, last_ts_ms) VALUES ",
         "(?,?,?,?,?)", n,
         " ON CONFLICT(environment, user_id) DO UPDATE SET"
         " prev = excluded.prev, last = excluded.last,"
         " last_ts_ms = excluded.last_ts_ms");
-    sqlite3_stmt *s = NULL;
     int rc = -1;
-    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    if (s == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         const struct tlm__event *e = &ev[r[i].first]->ev;
@@ -158,22 +189,21 @@ store_states(sqlite3 *db, const struct tlm__store_event **ev,
     }
     rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
 out:
-    sqlite3_finalize(s);
-    free(sql);
+    chunk_done(s, n);
     return rc;
 }
 
 static int
 store_counts(sqlite3 *db, const struct tlm__workflow_count *w, size_t n)
 {
-    char *sql = chunk_sql("INSERT INTO workflow_counts(day_ms, environment,"
-                          " kind, a, b, c, count) VALUES ",
+    sqlite3_stmt *s = chunk_stmt(db,
+        "INSERT INTO workflow_counts(day_ms, environment,"
+        " kind, a, b, c, count) VALUES ",
         "(?,?,?,?,?,?,?)", n,
         " ON CONFLICT(day_ms, environment, kind, a, b, c) DO UPDATE SET"
         " count = count + excluded.count");
-    sqlite3_stmt *s = NULL;
     int rc = -1;
-    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    if (s == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         int k = (int)(7 * i);
@@ -187,8 +217,7 @@ store_counts(sqlite3 *db, const struct tlm__workflow_count *w, size_t n)
     }
     rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
 out:
-    sqlite3_finalize(s);
-    free(sql);
+    chunk_done(s, n);
     return rc;
 }
 
@@ -240,6 +269,7 @@ tlm__sqlite_workflow_apply(sqlite3 *db, const struct tlm__store_batch *b)
         if (store_states(db, ev, runs + k, c) != 0)
             goto out;
     }
+    tlm__workflow_counts_merge(&counts);
     for (size_t k = 0; k < counts.n; k += CHUNK) {
         size_t c = counts.n - k < CHUNK ? counts.n - k : CHUNK;
         if (store_counts(db, counts.items + k, c) != 0)

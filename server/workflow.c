@@ -42,22 +42,14 @@ tlm__workflow_events(
     return n;
 }
 
+/* Appends one count; equal keys are merged once the batch is walked
+ * (tlm__workflow_counts_merge): a search here made a batch quadratic. */
 static void
 count(struct tlm__workflow_counts *c, int64_t ts, int kind, const char *a,
     const char *b, const char *x)
 {
     struct tlm__workflow_count *w;
     int64_t day = ts - (ts % DAY_MS + DAY_MS) % DAY_MS;
-    for (size_t i = 0; i < c->n; i++) {
-        w = &c->items[i];
-        if (w->kind == kind && w->day_ms == day
-            && strcmp(w->environment, c->environment) == 0
-            && strcmp(w->a, a) == 0 && strcmp(w->b, b) == 0
-            && strcmp(w->c, x) == 0) {
-            w->count++;
-            return;
-        }
-    }
     if (c->n == c->cap)
         return; /* sized for the batch: cannot happen */
     w = &c->items[c->n++];
@@ -68,6 +60,40 @@ count(struct tlm__workflow_counts *c, int64_t ts, int kind, const char *a,
     w->b = b;
     w->c = x;
     w->count = 1;
+}
+
+static int
+by_key(const void *x, const void *y)
+{
+    const struct tlm__workflow_count *a = x, *b = y;
+    int c;
+    if (a->day_ms != b->day_ms)
+        return a->day_ms < b->day_ms ? -1 : 1;
+    if ((c = strcmp(a->environment, b->environment)) != 0)
+        return c;
+    if (a->kind != b->kind)
+        return a->kind - b->kind;
+    if ((c = strcmp(a->a, b->a)) != 0)
+        return c;
+    if ((c = strcmp(a->b, b->b)) != 0)
+        return c;
+    return strcmp(a->c, b->c);
+}
+
+void
+tlm__workflow_counts_merge(struct tlm__workflow_counts *c)
+{
+    size_t out = 0;
+    if (c->n < 2)
+        return;
+    qsort(c->items, c->n, sizeof(*c->items), by_key);
+    for (size_t i = 1; i < c->n; i++) {
+        if (by_key(&c->items[out], &c->items[i]) == 0)
+            c->items[out].count += c->items[i].count;
+        else
+            c->items[++out] = c->items[i];
+    }
+    c->n = out + 1;
 }
 
 void

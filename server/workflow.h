@@ -36,6 +36,11 @@ struct tlm__workflow_counts {
     const char *environment; /* of the user being walked */
 };
 
+/* Sorts c's items by key (day, environment, kind, a, b, c: the order two
+ * servers must take row locks in) and merges equal keys, adding their
+ * counts: each key once, as one upsert statement needs. */
+void tlm__workflow_counts_merge(struct tlm__workflow_counts *c);
+
 /* The batch's non-duplicate request events with a user and an endpoint,
  * sorted by environment, user and time, into out (room for n_events).
  * Returns how many. */

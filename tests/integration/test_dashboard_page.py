@@ -19,6 +19,8 @@ wait is bounded; Chromium and the server are killed on the way out.
 
 import base64
 import json
+import math
+import time
 import os
 import shutil
 import subprocess
@@ -40,6 +42,11 @@ KEY_SANDBOX = "dash-test-key-sandbox-0123456789"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
        "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
        "base-uri 'none'; form-action 'self'")
+
+
+def rfc3339_ms(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
+        ".%03dZ" % (ms % 1000)
 
 
 def request_event(endpoint, status, ms, environment="production",
@@ -103,7 +110,9 @@ class DashboardPageTest(unittest.TestCase):
         config = {"server": {"api_keys": [
             {"key": KEY_PROD, "organization": "org-dash"},
             {"key": KEY_SANDBOX, "organization": "org-dash",
-             "environment": "sandbox"}]}}
+             "environment": "sandbox"}]},
+            "analytics": {"real_time_dashboard_enabled": True,
+                          "dashboard_refresh_seconds": 45}}
         cfg = os.path.join(cls.tmp, "config.json")
         with open(cfg, "w") as f:
             json.dump(config, f)
@@ -160,6 +169,24 @@ class DashboardPageTest(unittest.TestCase):
                 key)
             if doc.get("accepted") not in (None, len(events)):
                 raise AssertionError("batch: %r" % doc)
+        # Ten days of hourly traffic on /v1/history ending two days ago
+        # (outside the default 24-hour window), each event standing for
+        # about 100 requests, four hours of it five times busier: an
+        # anomaly in the 7-day window, and something to forecast.
+        hour = 3600 * 1000
+        now = int(time.time() * 1000)
+        h0 = now - now % hour
+        history = []
+        for h in range(48, 288):
+            w = 100 * (1 + 0.3 * math.sin(2 * math.pi * h / 24)) * (
+                5 if 60 <= h <= 63 else 1)
+            e = request_event("/v1/history", 200, 20)
+            e["timestamp"] = rfc3339_ms(h0 - h * hour + 5 * 60 * 1000)
+            e["sample_rate"] = 1.0 / w
+            history.append(e)
+        cls.post("/v1/batch", {"batch_id": uuid7(), "sent_at": now_rfc3339(),
+                               "sdk": {"name": "test", "version": "0"},
+                               "events": history}, KEY_PROD)
         cls.post("/feedback", {"feedback_type": "general",
                                "content": "The dashboard is great and fast"},
                  KEY_PROD)
@@ -355,6 +382,55 @@ class DashboardPageTest(unittest.TestCase):
         self.assert_matches(self.dashboard_json())
         self.assertTrue(any("environment=sandbox" in u and "from=" in u
                             and "to=" in u for u, _ in self.requested()))
+        self.assert_clean_console()
+
+    def test_anomalies_forecast_and_live_refresh(self):
+        self.sign_in()
+        # The server's analytics.* settings start the live refresh.
+        self.assertEqual(self.page.eval(
+            "document.documentElement.dataset.live"), "on")
+        self.assertTrue(self.page.eval("document.getElementById('live')"
+                                       ".checked"))
+        self.assertEqual(self.page.eval(
+            "document.getElementById('interval').value"), "45")
+        # The default 24 hours hold no anomaly: the table says so.
+        self.page.wait("document.querySelector('#anomalies td.empty') ? "
+                       "true : null", "the empty anomalies table")
+        before = self.loads()
+        self.page.select("#window", "7d")
+        self.page.wait("Number(document.documentElement.dataset.loads) > %d "
+                       "&& document.documentElement.dataset.state === 'ready'"
+                       % before, "the 7-day load")
+        f = self.page.eval(
+            "(function () { var r = document.getElementById('range');"
+            " return {from: r.dataset.from, to: r.dataset.to,"
+            " environment: r.dataset.environment}; })()")
+        want = self.admin("/admin/analytics/anomalies?"
+                          + urllib.parse.urlencode(f))
+        # The spike, and the silence since the traffic stopped: a drop.
+        spikes = [a for a in want["anomalies"]
+                  if a["endpoint"] == "/v1/history"
+                  and a["metric"] == "volume" and a["observed"] > a["high"]]
+        self.assertEqual(len(spikes), 1, want)
+        self.assertEqual(spikes[0]["points_outside"], 4)
+        rows = self.page.eval(
+            "Array.prototype.map.call(document.querySelectorAll("
+            "'#anomalies tbody tr[data-endpoint]'), function (r) {"
+            " return [r.dataset.endpoint, r.dataset.metric, r.dataset.start,"
+            " Number(r.querySelector('[data-value]').dataset.value)]; })")
+        self.assertEqual(rows, [[a["endpoint"], a["metric"], a["start"],
+                                 a["observed"]]
+                                for a in want["anomalies"][:50]])
+        # The forecast chart: a band and a line per endpoint, a week long.
+        fc = self.admin("/admin/analytics/forecast?top=3&" +
+                        urllib.parse.urlencode(f))
+        self.assertIn("/v1/history",
+                      [e["endpoint"] for e in fc["endpoints"]])
+        shape = self.page.eval(
+            "(function () { var c = Chart.getChart(document.getElementById("
+            "'chart-forecast')); return c ? [c.data.datasets.length,"
+            " c.data.labels.length] : null; })()")
+        self.assertEqual(shape, [3 * len(fc["endpoints"]), 168])
         self.assert_clean_console()
 
     def screenshot(self):

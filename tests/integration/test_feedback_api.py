@@ -354,6 +354,13 @@ class FeedbackApi(unittest.TestCase):
         st, _, _ = call(self.s, "GET", "/admin/feedback?min_sentiment=x",
                         key=ADMIN)
         self.assertEqual(st, 400)
+        # NaN is not a number in -1..1 (found by fuzz_routes).
+        for q in ("min_sentiment=nan", "max_sentiment=NaN",
+                  "min_sentiment=inf"):
+            st, doc, _ = call(self.s, "GET", "/admin/feedback?" + q,
+                              key=ADMIN)
+            self.assertEqual(st, 400, q)
+            self.assertEqual(doc["field"], q.split("=")[0])
         st, _, _ = call(self.s, "GET", "/admin/feedback")
         self.assertEqual(st, 403)
         st, _, _ = call(self.s, "GET", "/admin/feedback", key=None)

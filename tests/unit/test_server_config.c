@@ -1,6 +1,6 @@
-/* Check suite for server/config.c and server/config_file.c: flag parsing,
- * precedence (flags > environment > file > defaults) and errors that name
- * the flag or key at fault. */
+/* Check suite for server/config.c, server/config_file.c and
+ * server/config_analytics.c: flag parsing, precedence (flags > environment
+ * > file > defaults) and errors that name the flag or key at fault. */
 #include "config.h"
 
 #include <check.h>
@@ -305,6 +305,170 @@ START_TEST(config_file_unknown_keys_tolerated)
 }
 END_TEST
 
+START_TEST(config_analytics_defaults_and_values)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k", "--config", path, NULL};
+    write_file("{}");
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.analytics.minute_retention_hours, 48);
+    ck_assert_uint_eq(c.analytics.hour_retention_days, 60);
+    ck_assert_uint_eq(c.analytics.rollup_retention_days, 0);
+    ck_assert(c.analytics.real_time_dashboard);
+    ck_assert_uint_eq(c.analytics.dashboard_refresh_s, 30);
+    ck_assert(!c.analytics.scheduled_reports);
+    ck_assert_uint_eq(c.analytics.n_reports, 0);
+    tlm__server_config_free(&c);
+
+    write_file("{\"feedback\": {\"webhook_url\": \"http://127.0.0.1:1/h\","
+               " \"webhook_secret\": \"s\"},"
+               " \"analytics\": {\"retention_period_days\": 90,"
+               " \"rollup_minute_retention_hours\": 24,"
+               " \"rollup_hour_retention_days\": 30,"
+               " \"rollup_retention_days\": 400,"
+               " \"real_time_dashboard_enabled\": false,"
+               " \"dashboard_refresh_seconds\": 5,"
+               " \"scheduled_reports_enabled\": true, \"reports\": ["
+               " {\"id\": \"daily-errors\", \"title\": \"Errors\","
+               " \"report\": \"errors\", \"window\": \"7d\","
+               " \"environment\": \"sandbox\", \"tier\": \"pro\","
+               " \"endpoint\": \"GET /x\", \"schedule\": {\"every\": \"daily\","
+               " \"at\": \"06:30\", \"formats\": [\"csv\", \"pdf\"]}},"
+               " {\"id\": \"w\", \"report\": \"feedback\", \"schedule\":"
+               " {\"every\": \"weekly\", \"weekday\": \"sunday\"}},"
+               " {\"id\": \"adhoc\", \"report\": \"usage-summary\"}]}}");
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.retention_days, 90); /* retention_period_days */
+    ck_assert_uint_eq(c.analytics.minute_retention_hours, 24);
+    ck_assert_uint_eq(c.analytics.hour_retention_days, 30);
+    ck_assert_uint_eq(c.analytics.rollup_retention_days, 400);
+    ck_assert(!c.analytics.real_time_dashboard);
+    ck_assert_uint_eq(c.analytics.dashboard_refresh_s, 5);
+    ck_assert(c.analytics.scheduled_reports);
+    ck_assert(c.analytics.deliver);
+    ck_assert_uint_eq(c.analytics.n_reports, 3);
+    const struct tlm__saved_report *r
+        = tlm__analytics_report_find(&c.analytics, "daily-errors");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->title, "Errors");
+    ck_assert_str_eq(r->base, "errors");
+    ck_assert_int_eq(r->window_ms, 7 * 24 * 3600000LL);
+    ck_assert_str_eq(r->environment, "sandbox");
+    ck_assert_str_eq(r->tier, "pro");
+    ck_assert_str_eq(r->endpoint, "GET /x");
+    ck_assert_int_eq(r->schedule.every, TLM_SCHEDULE_DAILY);
+    ck_assert_int_eq(r->schedule.at_minute, 6 * 60 + 30);
+    ck_assert_uint_eq(
+        r->schedule.formats, TLM_REPORT_FMT_CSV | TLM_REPORT_FMT_PDF);
+    r = tlm__analytics_report_find(&c.analytics, "w");
+    ck_assert_int_eq(r->schedule.every, TLM_SCHEDULE_WEEKLY);
+    ck_assert_int_eq(r->schedule.weekday, 6);
+    ck_assert_int_eq(r->schedule.at_minute, 0);
+    ck_assert_uint_eq(r->schedule.formats, TLM_REPORT_FMT_JSON);
+    ck_assert_int_eq(r->window_ms, 24 * 3600000LL);
+    r = tlm__analytics_report_find(&c.analytics, "adhoc");
+    ck_assert_int_eq(r->schedule.every, TLM_SCHEDULE_NONE);
+    ck_assert_ptr_null(r->title);
+    ck_assert_ptr_null(tlm__analytics_report_find(&c.analytics, "errors"));
+    tlm__server_config_free(&c);
+}
+END_TEST
+
+/* server.retention_days wins over analytics.retention_period_days, and
+ * --retention-days over both. */
+START_TEST(config_analytics_retention_precedence)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k", "--config", path, NULL};
+    char *f[] = {"telemetry-server", "--api-key", "k", "--config", path,
+        "--retention-days", "7", NULL};
+    write_file("{\"analytics\": {\"retention_period_days\": 90},"
+               " \"server\": {\"retention_days\": 14}}");
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.retention_days, 14);
+    tlm__server_config_free(&c);
+    ck_assert_int_eq(load(&c, err, sizeof(err), f), TLM_CONFIG_RUN);
+    ck_assert_uint_eq(c.retention_days, 7);
+    tlm__server_config_free(&c);
+}
+END_TEST
+
+static const struct {
+    const char *doc;
+    const char *key;
+} analytics_bad[] = {
+    {"{\"analytics\": []}", "analytics: expected object"},
+    {"{\"analytics\": {\"retention_period_days\": -1}}",
+        "analytics.retention_period_days: expected"},
+    {"{\"analytics\": {\"rollup_minute_retention_hours\": 0}}",
+        "analytics.rollup_minute_retention_hours: expected"},
+    {"{\"analytics\": {\"rollup_hour_retention_days\": 1.5}}",
+        "analytics.rollup_hour_retention_days: expected"},
+    {"{\"analytics\": {\"rollup_retention_days\": 10,"
+     " \"retention_period_days\": 30}}",
+        "analytics.rollup_retention_days: expected"},
+    {"{\"analytics\": {\"real_time_dashboard_enabled\": 1}}",
+        "analytics.real_time_dashboard_enabled: expected true or false"},
+    {"{\"analytics\": {\"dashboard_refresh_seconds\": 4}}",
+        "analytics.dashboard_refresh_seconds: expected an integer 5..3600"},
+    {"{\"analytics\": {\"scheduled_reports_enabled\": \"yes\"}}",
+        "analytics.scheduled_reports_enabled: expected"},
+    {"{\"analytics\": {\"reports\": {}}}", "analytics.reports: expected"},
+    {"{\"analytics\": {\"reports\": [{\"report\": \"errors\"}]}}",
+        "analytics.reports[0].id: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"Bad_Id\","
+     " \"report\": \"errors\"}]}}",
+        "analytics.reports[0].id: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"errors\","
+     " \"report\": \"errors\"}]}}",
+        "analytics.reports[0].id: expected an id that is not a built-in"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\"},"
+     " {\"id\": \"a\", \"report\": \"errors\"}]}}",
+        "analytics.reports[1].id: expected an id no other report has"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\"}]}}",
+        "analytics.reports[0].report: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"nope\"}]}}",
+        "analytics.reports[0].report: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"window\": \"91d\"}]}}",
+        "analytics.reports[0].window: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"window\": \"30m\"}]}}",
+        "analytics.reports[0].window: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"environment\": \"staging\"}]}}",
+        "analytics.reports[0].environment: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"schedule\": {\"every\": \"monthly\"}}]}}",
+        "analytics.reports[0].schedule.every: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"schedule\": {\"every\": \"daily\", \"at\": \"24:00\"}}]}}",
+        "analytics.reports[0].schedule.at: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"schedule\": {\"every\": \"weekly\"}}]}}",
+        "analytics.reports[0].schedule.weekday: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"schedule\": {\"every\": \"hourly\", \"formats\": [\"xls\"]}}]}}",
+        "analytics.reports[0].schedule.formats: expected"},
+    {"{\"analytics\": {\"reports\": [{\"id\": \"a\", \"report\": \"errors\","
+     " \"schedule\": {\"every\": \"hourly\", \"formats\": []}}]}}",
+        "analytics.reports[0].schedule.formats: expected"},
+};
+
+START_TEST(config_analytics_bad_values_named)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k", "--config", path, NULL};
+    write_file(analytics_bad[_i].doc);
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_ERROR);
+    ck_assert_msg(strstr(err, analytics_bad[_i].key) != NULL, "%s: %s",
+        analytics_bad[_i].doc, err);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -321,6 +485,10 @@ suite(void)
     tcase_add_test(tc, config_ops_defaults);
     tcase_add_test(tc, config_ops_flags_override_file);
     tcase_add_test(tc, config_ops_file_bad_values_named);
+    tcase_add_test(tc, config_analytics_defaults_and_values);
+    tcase_add_test(tc, config_analytics_retention_precedence);
+    tcase_add_loop_test(tc, config_analytics_bad_values_named, 0,
+        (int)(sizeof(analytics_bad) / sizeof(analytics_bad[0])));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -180,6 +180,9 @@ START_TEST(http_encoding_and_limits)
     ck_assert_int_eq(
         http("POST", "/v1/batch", ingest_auth, big, r, sizeof(r)), 413);
     ck_assert_ptr_nonnull(strstr(r, "Connection: close"));
+    /* Every limit error names its configuration key. */
+    ck_assert_ptr_nonnull(
+        strstr(r, "body: larger than the wire limit (max_body_bytes)"));
     ck_assert_int_eq(http("POST", "/v1/batch",
                          "Authorization: Bearer ingest-key\r\n"
                          "Content-Encoding: gzip\r\n",

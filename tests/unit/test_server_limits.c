@@ -9,9 +9,11 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,7 +235,65 @@ START_TEST(limits_depth_400_names_limit)
     snprintf(body + n, sizeof(body) - n, "}");
     ck_assert_int_eq(
         http("POST", "/v1/batch", ingest_auth, body, r, sizeof(r)), 400);
-    ck_assert_ptr_nonnull(strstr(r, "max_depth"));
+    ck_assert_ptr_nonnull(strstr(r, "deeper than 32 levels (max_json_depth)"));
+}
+END_TEST
+
+/* A body nested depth levels deep (the root counting as 1), valid JSON. */
+static void
+nested_body(char *body, size_t size, const char *prefix, int depth)
+{
+    size_t n = (size_t)snprintf(body, size, "%s", prefix);
+    for (int i = 1; i < depth; i++)
+        body[n++] = '[';
+    for (int i = 1; i < depth; i++)
+        body[n++] = ']';
+    snprintf(body + n, size - n, "}");
+}
+
+START_TEST(limits_json_depth_configurable)
+{
+    struct tlm__http_options o = base_options();
+    char body[256], r[4096];
+    o.max_json_depth = 4;
+    start(o);
+    /* Depth 4 (root, the "x" arrays) passes the scanner; 5 does not. */
+    nested_body(body, sizeof(body), "{\"events\":[],\"x\":", 4);
+    ck_assert_int_eq(
+        http("POST", "/v1/batch", ingest_auth, body, r, sizeof(r)), 200);
+    nested_body(body, sizeof(body), "{\"events\":[],\"x\":", 5);
+    ck_assert_int_eq(
+        http("POST", "/v1/batch", ingest_auth, body, r, sizeof(r)), 400);
+    ck_assert_ptr_nonnull(strstr(r, "deeper than 4 levels (max_json_depth)"));
+    /* The API routes' JSON bodies obey the same key. */
+    nested_body(body, sizeof(body), "{\"x\":", 5);
+    ck_assert_int_eq(
+        http("POST", "/feedback", ingest_auth, body, r, sizeof(r)), 400);
+    ck_assert_ptr_nonnull(strstr(r, "deeper than 4 levels (max_json_depth)"));
+    /* Brackets inside strings are text, not nesting. */
+    ck_assert_int_eq(http("POST", "/feedback", ingest_auth,
+                         "{\"feedback_type\":\"general\",\"content\":"
+                         "\"[[[[[[{{{{{\\\"[[[\"}",
+                         r, sizeof(r)),
+        201);
+}
+END_TEST
+
+START_TEST(limits_wire_413_names_max_body_bytes)
+{
+    struct tlm__http_options o = base_options();
+    char body[600], r[4096];
+    o.max_body_bytes = 512;
+    start(o);
+    memset(body, ' ', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    ck_assert_int_eq(
+        http("POST", "/v1/batch", ingest_auth, body, r, sizeof(r)), 413);
+    ck_assert_ptr_nonnull(strstr(r, "(max_body_bytes)"));
+    ck_assert_ptr_nonnull(strstr(r, "Connection: close"));
+    ck_assert_int_eq(
+        http("POST", "/feedback", ingest_auth, body, r, sizeof(r)), 413);
+    ck_assert_ptr_nonnull(strstr(r, "(max_body_bytes)"));
 }
 END_TEST
 
@@ -298,6 +358,120 @@ START_TEST(limits_idle_connection_times_out)
     /* Closed by the server (0 bytes), not by our 10 s receive timeout. */
     ck_assert_int_eq(read_all(fd, r, sizeof(r)), 0);
     close(fd);
+}
+END_TEST
+
+/* Waits (up to the 20 s receive timeout: a hang guard, not a measurement)
+ * for the server to close fd, reading and discarding whatever it sends
+ * first into resp. True when closed (EOF or reset), false on timeout. */
+static bool
+closed_by_server(int fd, char *resp, size_t size)
+{
+    struct timeval tv = {20, 0};
+    size_t used = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    resp[0] = '\0';
+    for (int i = 0; i < 1000; i++) {
+        char buf[1024];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return errno == ECONNRESET;
+        if (used + (size_t)n < size) {
+            memcpy(resp + used, buf, (size_t)n);
+            used += (size_t)n;
+            resp[used] = '\0';
+        }
+    }
+    return false;
+}
+
+static void
+send_text(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
+}
+
+START_TEST(limits_slowloris_headers_closed)
+{
+    struct tlm__http_options o = base_options();
+    char r[1024];
+    o.connection_timeout_s = 1;
+    start(o);
+    int fd = connect_server();
+    /* Half the headers, then nothing: the line is never finished. */
+    send_text(fd,
+        "POST /v1/batch HTTP/1.1\r\nHost: t\r\n"
+        "Authorization: Bearer ingest-key\r\nX-Slow: aaaa");
+    /* Others are served while it stalls. */
+    ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
+    ck_assert_msg(closed_by_server(fd, r, sizeof(r)),
+        "a stalled header must be cut by connection_timeout_seconds");
+    ck_assert_int_ne(status_of(r), 200);
+    close(fd);
+    ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
+}
+END_TEST
+
+START_TEST(limits_stalled_body_closed)
+{
+    struct tlm__http_options o = base_options();
+    char r[1024];
+    o.connection_timeout_s = 1;
+    start(o);
+    int fd = connect_server();
+    /* Complete headers announcing 1000 bytes, then 10 of them and a stall. */
+    send_text(fd,
+        "POST /v1/batch HTTP/1.1\r\nHost: t\r\n"
+        "Authorization: Bearer ingest-key\r\nContent-Length: 1000\r\n\r\n"
+        "{\"events\":");
+    ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
+    ck_assert_msg(closed_by_server(fd, r, sizeof(r)),
+        "a stalled body must be cut by connection_timeout_seconds");
+    ck_assert_int_ne(status_of(r), 200);
+    close(fd);
+    /* Nothing of the cut batch was stored. */
+    ck_assert_int_eq(http("GET", "/metrics", "", NULL, r, sizeof(r)), 200);
+    ck_assert_ptr_nonnull(
+        strstr(r, "telemetry_events_total{result=\"accepted\"} 0\n"));
+}
+END_TEST
+
+/* A chunked body (no Content-Length, so nothing is refused up front) that
+ * crosses max_body_bytes: read and dropped, then a 413 naming the key,
+ * the connection closed by the server, and the server still serving. */
+START_TEST(limits_chunked_over_cap_discarded)
+{
+    struct tlm__http_options o = base_options();
+    char chunk[600], r[4096], head[64];
+    o.max_body_bytes = 1024;
+    start(o);
+    memset(chunk, ' ', sizeof(chunk) - 1);
+    chunk[sizeof(chunk) - 1] = '\0';
+    int fd = connect_server();
+    send_text(fd,
+        "POST /v1/batch HTTP/1.1\r\nHost: t\r\n"
+        "Authorization: Bearer ingest-key\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n");
+    snprintf(head, sizeof(head), "%zx\r\n", strlen(chunk));
+    for (int i = 0; i < 4; i++) { /* 2396 bytes: over the cap, under 4 x */
+        send_text(fd, head);
+        send_text(fd, chunk);
+        send_text(fd, "\r\n");
+    }
+    send_text(fd, "0\r\n\r\n");
+    ck_assert(closed_by_server(fd, r, sizeof(r)));
+    close(fd);
+    ck_assert_int_eq(status_of(r), 413);
+    ck_assert_ptr_nonnull(strstr(r, "(max_body_bytes)"));
+    ck_assert_ptr_nonnull(strstr(r, "Connection: close"));
+    ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
+    char *b = batch(1, 1);
+    ck_assert_int_eq(
+        http("POST", "/v1/batch", ingest_auth, b, r, sizeof(r)), 200);
+    free(b);
 }
 END_TEST
 
@@ -551,10 +725,15 @@ suite(void)
     tcase_add_test(tc, limits_event_too_large_rejected_alone);
     tcase_add_test(tc, limits_batch_events_413);
     tcase_add_test(tc, limits_depth_400_names_limit);
+    tcase_add_test(tc, limits_json_depth_configurable);
+    tcase_add_test(tc, limits_wire_413_names_max_body_bytes);
     tcase_add_test(tc, limits_inflated_413_names_limit);
     tcase_add_test(tc, limits_timestamp_window);
     tcase_add_test(tc, limits_header_size);
     tcase_add_test(tc, limits_idle_connection_times_out);
+    tcase_add_test(tc, limits_slowloris_headers_closed);
+    tcase_add_test(tc, limits_stalled_body_closed);
+    tcase_add_test(tc, limits_chunked_over_cap_discarded);
     tcase_add_test(tc, limits_per_ip_cap);
     tcase_add_test(tc, limits_total_connection_cap);
     tcase_add_test(tc, ratelimit_429_with_retry_after);

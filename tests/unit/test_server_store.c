@@ -106,7 +106,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 8);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 9);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -131,7 +131,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 8);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 9);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -514,7 +514,7 @@ START_TEST(store_migrates_version_1_in_place)
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 8);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 9);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
@@ -1059,8 +1059,8 @@ START_TEST(store_rollups_backfilled_on_upgrade)
     struct tlm__dash_result *r = malloc(sizeof(*r));
     insert_tiered(st, sp, 2, 1, &a);
     tlm__store_close(st);
-    exec_file("DROP TABLE rollups; DELETE FROM schema_version"
-              " WHERE version = 8;");
+    exec_file("DROP TABLE rollups; DROP TABLE report_runs;"
+              " DELETE FROM schema_version WHERE version >= 8;");
     st = open_store();
     struct tlm__dash_query q = {.from_ms = 0,
         .to_ms = 10000,
@@ -1073,6 +1073,32 @@ START_TEST(store_rollups_backfilled_on_upgrade)
     ck_assert_double_eq_tol(r->endpoints[0].p99_ms, 20, 20 * 0.02);
     tlm__dash_result_free(r);
     free(r);
+    tlm__store_close(st);
+}
+END_TEST
+
+/* analytics.rollup_retention_days: rows (of any resolution) starting
+ * before the cut go, the others stay. */
+START_TEST(store_rollups_purged_before_cut)
+{
+    const int64_t day = 86400000LL;
+    const struct tspec sp[] = {
+        {"/a", "", "production", 200, 10, 1000},
+        {"/a", "", "production", 200, 10, 3 * day + 1000},
+    };
+    size_t a;
+    uint64_t removed = 0, folded = 0;
+    struct tlm__store *st = open_store();
+    insert_tiered(st, sp, 2, 1, &a);
+    ck_assert_int_eq(
+        tlm__store_rollup_compact(st, 4 * day, 4 * day, &folded), 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups"), 2);
+    ck_assert_int_eq(tlm__store_rollup_purge(st, 2 * day, &removed), 0);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM rollups WHERE t_ms < 86400000 * 2"), 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 2);
     tlm__store_close(st);
 }
 END_TEST
@@ -1104,6 +1130,7 @@ suite(void)
     tcase_add_test(tc, store_rollups_filters_and_sections);
     tcase_add_test(tc, store_rollups_compact_keeps_figures);
     tcase_add_test(tc, store_rollups_backfilled_on_upgrade);
+    tcase_add_test(tc, store_rollups_purged_before_cut);
     tcase_add_test(tc, store_workflows_sessions_and_sequences);
     suite_add_tcase(s, tc);
     return s;

@@ -8,7 +8,9 @@
  * feature requests, comments and the webhook outbox, alone and against
  * the SQLite backend on the same calls. Never touches a
  * database it did not create (tlm_unit_<pid>_<n>). */
+#include "rollup.h"
 #include "store.h"
+#include "store_pg.h"
 
 #include <check.h>
 #include <libpq-fe.h>
@@ -21,8 +23,13 @@
 
 #define DAY ((int64_t)86400000)
 #define D0 ((int64_t)20454 * DAY) /* 2026-01-01 */
+/* The schema version of this server (the last migration step); 5 made
+ * the rollups. */
+#define SCHEMA_NOW tlm__pg_schema_version
 
 static const char *base_url;
+/* insert_batch_meta's batches skip the rollups (as a version 4 server). */
+static bool no_rollups;
 static char db_name[64];
 static char url[512];
 static char sqlite_dir[64];
@@ -137,15 +144,19 @@ struct spec {
     double sample_rate;
     int64_t ts_ms;
     const char *env;
+    const char *tier; /* NULL: none (also left out of the payload) */
 };
 
-/* Stores one batch of events from specs, ids numbered from first; the
- * batch header carries batch_id and privacy (either may be NULL). */
+/* Stores one batch of events from specs, ids numbered from first, with
+ * the header meta (batch_id, sdk, client_stats, privacy...; NULL: an
+ * empty one). Payloads carry the type and the access tier. */
 static void
-insert_batch(struct tlm__store *st, const struct spec *sp, size_t n, int first,
-    const char *batch_id, const char *privacy, size_t *accepted, size_t *dups)
+insert_batch_meta(struct tlm__store *st, const struct spec *sp, size_t n,
+    int first, const struct tlm__batch_meta *meta, size_t *accepted,
+    size_t *dups)
 {
     struct tlm__store_event *ev = calloc(n ? n : 1, sizeof(*ev));
+    char(*payload)[96] = calloc(n ? n : 1, sizeof(*payload));
     for (size_t i = 0; i < n; i++) {
         struct tlm__event *e = &ev[i].ev;
         snprintf(e->id, sizeof(e->id), "0190a000-0000-7000-8000-%012d",
@@ -160,18 +171,36 @@ insert_batch(struct tlm__store *st, const struct spec *sp, size_t n, int first,
         e->status = sp[i].status;
         e->has_response_time = e->type == TLM_EVENT_REQUEST && sp[i].rt >= 0;
         e->response_time_ms = sp[i].rt;
-        ev[i].payload = sp[i].type[0] == 'e' ? "{\"type\":\"error\"}"
-                                             : "{\"type\":\"request\"}";
+        e->access_tier = sp[i].tier;
+        if (sp[i].tier != NULL)
+            snprintf(payload[i], sizeof(payload[i]),
+                "{\"type\":\"%s\",\"access_tier\":\"%s\"}",
+                sp[i].type[0] == 'e' ? "error" : "request", sp[i].tier);
+        else
+            snprintf(payload[i], sizeof(payload[i]), "{\"type\":\"%s\"}",
+                sp[i].type[0] == 'e' ? "error" : "request");
+        ev[i].payload = payload[i];
         ev[i].payload_len = strlen(ev[i].payload);
     }
     struct tlm__store_batch b
         = {.received_ms = D0, .events = ev, .n_events = n};
+    if (meta != NULL)
+        b.meta = *meta;
     b.meta.event_count = n;
-    b.meta.batch_id = batch_id;
-    b.meta.privacy = privacy;
-    b.meta.privacy_len = privacy != NULL ? strlen(privacy) : 0;
+    b.skip_rollups = no_rollups;
     ck_assert_int_eq(tlm__store_insert_batch(st, &b, accepted, dups), 0);
+    free(payload);
     free(ev);
+}
+
+static void
+insert_batch(struct tlm__store *st, const struct spec *sp, size_t n, int first,
+    const char *batch_id, const char *privacy, size_t *accepted, size_t *dups)
+{
+    struct tlm__batch_meta m = {.batch_id = batch_id,
+        .privacy = privacy,
+        .privacy_len = privacy != NULL ? strlen(privacy) : 0};
+    insert_batch_meta(st, sp, n, first, &m, accepted, dups);
 }
 
 static void
@@ -185,7 +214,12 @@ START_TEST(store_pg_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
+    ck_assert_int_ge(SCHEMA_NOW, 5);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM pg_class WHERE relname ="
+                            " 'rollups'"),
+        1);
+    ck_assert_int_eq(
+        scalar("SELECT MAX(version) FROM schema_version"), SCHEMA_NOW);
     ck_assert_int_eq(scalar("SELECT count(*) FROM pg_class WHERE relname IN"
                             " ('events', 'bad_rows', 'batches', 'api_keys',"
                             " 'events_env_ts', 'events_seq')"),
@@ -203,13 +237,13 @@ END_TEST
 START_TEST(store_pg_migration_idempotent_on_reopen)
 {
     size_t a, d;
-    struct spec sp = {"request", "/a", 200, 1, 1, D0, NULL};
+    struct spec sp = {"request", "/a", 200, 1, 1, D0, NULL, NULL};
     struct tlm__store *st = open_store();
     insert(st, &sp, 1, 1, &a, &d);
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 4);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), SCHEMA_NOW);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -266,9 +300,9 @@ END_TEST
 START_TEST(store_pg_insert_dedupe)
 {
     size_t a, d;
-    struct spec sp[3] = {{"request", "/a", 200, 1, 1, D0, NULL},
-        {"request", "/a", 200, 1, 1, D0, NULL},
-        {"error", "/a", 0, 0, 1, D0, NULL}};
+    struct spec sp[3] = {{"request", "/a", 200, 1, 1, D0, NULL, NULL},
+        {"request", "/a", 200, 1, 1, D0, NULL, NULL},
+        {"error", "/a", 0, 0, 1, D0, NULL, NULL}};
     struct tlm__store *st = open_store();
     insert(st, sp, 3, 1, &a, &d);
     ck_assert_uint_eq(a, 3);
@@ -378,12 +412,12 @@ START_TEST(store_pg_dashboard_weighted_totals)
 {
     size_t a, d;
     struct spec sp[] = {
-        {"request", "/a", 200, 10, 1, D0 + 1000, NULL},
-        {"request", "/a", 201, 20, 0.5, D0 + 2000, NULL},
-        {"request", "/a", 503, 30, 0.25, D0 + 3000, NULL},
-        {"error", "/b", 0, 0, 0.1, D0 + 4000, NULL},
-        {"request", "/a", 200, 1, 1, D0 + 5000, "sandbox"},
-        {"request", "/a", 200, 1, 1, D0 + 999999, NULL},
+        {"request", "/a", 200, 10, 1, D0 + 1000, NULL, NULL},
+        {"request", "/a", 201, 20, 0.5, D0 + 2000, NULL, NULL},
+        {"request", "/a", 503, 30, 0.25, D0 + 3000, NULL, NULL},
+        {"error", "/b", 0, 0, 0.1, D0 + 4000, NULL, NULL},
+        {"request", "/a", 200, 1, 1, D0 + 5000, "sandbox", NULL},
+        {"request", "/a", 200, 1, 1, D0 + 999999, NULL, NULL},
     };
     struct tlm__store *st = open_store();
     insert(st, sp, sizeof(sp) / sizeof(sp[0]), 1, &a, &d);
@@ -400,8 +434,9 @@ START_TEST(store_pg_dashboard_weighted_totals)
     ck_assert_double_eq_tol(r.endpoints[0].requests, 7, 1e-9);
     ck_assert_double_eq_tol(r.endpoints[0].errors, 4, 1e-9);
     ck_assert(r.endpoints[0].has_latency);
-    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 30, 1e-9);
-    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 1e-9);
+    /* From the rollups' histograms: within 1% of the exact latency. */
+    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 30, 0.3);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 30, 0.3);
     ck_assert_str_eq(r.endpoints[1].endpoint, "/b");
     ck_assert_double_eq_tol(r.endpoints[1].requests, 0, 1e-9);
     ck_assert_double_eq_tol(r.endpoints[1].errors, 10, 1e-9);
@@ -424,7 +459,7 @@ START_TEST(store_pg_dashboard_percentiles_unweighted)
     struct spec sp[100];
     for (int i = 0; i < 100; i++)
         sp[i] = (struct spec) {
-            "request", "/p", 200, (double)(100 - i), 1, D0 + i, NULL};
+            "request", "/p", 200, (double)(100 - i), 1, D0 + i, NULL, NULL};
     struct tlm__store *st = open_store();
     insert(st, sp, 100, 1, &a, &d);
     struct tlm__dash_query q = {.from_ms = 0,
@@ -434,9 +469,10 @@ START_TEST(store_pg_dashboard_percentiles_unweighted)
     struct tlm__dash_result r;
     ck_assert_int_eq(tlm__store_dashboard(st, &q, &r), 0);
     ck_assert_uint_eq(r.n_endpoints, 1);
-    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 50, 1e-9);
-    ck_assert_double_eq_tol(r.endpoints[0].p95_ms, 95, 1e-9);
-    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 99, 1e-9);
+    ck_assert_double_eq_tol(r.endpoints[0].p50_ms, 50, 0.5);
+    ck_assert_double_eq_tol(r.endpoints[0].p95_ms, 95, 0.95);
+    ck_assert_double_eq_tol(r.endpoints[0].p99_ms, 99, 0.99);
+    ck_assert(r.rollups);
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 }
@@ -477,7 +513,50 @@ assert_same_dashboard(const struct tlm__dash_result *x,
         ck_assert_double_eq_tol(a->p50_ms, b->p50_ms, 0.02 * a->p50_ms + 1e-9);
         ck_assert_double_eq_tol(a->p95_ms, b->p95_ms, 0.02 * a->p95_ms + 1e-9);
         ck_assert_double_eq_tol(a->p99_ms, b->p99_ms, 0.02 * a->p99_ms + 1e-9);
+        ck_assert_double_eq_tol(a->share, b->share, 1e-9);
+        ck_assert_double_eq_tol(
+            a->previous_requests, b->previous_requests, 1e-6);
+        ck_assert_msg(
+            a->has_trend == b->has_trend, "%s: %s trend", what, a->endpoint);
+        ck_assert_double_eq_tol(a->trend, b->trend, 1e-9);
+        for (int k = 0; k < TLM_DASH_SPARK; k++)
+            ck_assert_double_eq_tol(a->sparkline[k], b->sparkline[k], 1e-6);
     }
+    ck_assert_msg(x->rollups && y->rollups, "%s: rollups", what);
+    ck_assert_int_eq(x->bucket_ms, y->bucket_ms);
+    ck_assert_uint_eq(x->n_points, y->n_points);
+    for (size_t i = 0; i < x->n_points; i++) {
+        const struct tlm__dash_point *a = &x->points[i], *b = &y->points[i];
+        ck_assert_int_eq(a->t_ms, b->t_ms);
+        ck_assert_double_eq_tol(a->requests, b->requests, 1e-6);
+        ck_assert_double_eq_tol(a->errors, b->errors, 1e-6);
+        ck_assert_msg(a->has_p95 == b->has_p95, "%s: point %zu", what, i);
+        ck_assert_double_eq_tol(a->p95_ms, b->p95_ms, 1e-9);
+    }
+    ck_assert_msg(x->n_tiers == y->n_tiers, "%s: %zu vs %zu tiers", what,
+        x->n_tiers, y->n_tiers);
+    for (size_t i = 0; i < x->n_tiers; i++) {
+        ck_assert_str_eq(x->tiers[i].name, y->tiers[i].name);
+        ck_assert_double_eq_tol(
+            x->tiers[i].requests, y->tiers[i].requests, 1e-6);
+        ck_assert_double_eq_tol(x->tiers[i].errors, y->tiers[i].errors, 1e-6);
+    }
+    ck_assert_uint_eq(x->n_envs, y->n_envs);
+    for (size_t i = 0; i < x->n_envs; i++) {
+        ck_assert_str_eq(x->envs[i].name, y->envs[i].name);
+        ck_assert_double_eq_tol(x->envs[i].requests, y->envs[i].requests, 1e-6);
+        ck_assert_double_eq_tol(x->envs[i].errors, y->envs[i].errors, 1e-6);
+    }
+    ck_assert_msg(x->n_sdks == y->n_sdks, "%s: %zu vs %zu sdks", what,
+        x->n_sdks, y->n_sdks);
+    for (size_t i = 0; i < x->n_sdks; i++) {
+        ck_assert_str_eq(x->sdks[i].sdk_version, y->sdks[i].sdk_version);
+        ck_assert_double_eq_tol(x->sdks[i].batches, y->sdks[i].batches, 1e-9);
+        ck_assert_double_eq_tol(x->sdks[i].dropped, y->sdks[i].dropped, 1e-9);
+        ck_assert_double_eq_tol(x->sdks[i].retried, y->sdks[i].retried, 1e-9);
+        ck_assert_double_eq_tol(x->sdks[i].spooled, y->sdks[i].spooled, 1e-9);
+    }
+    ck_assert_double_eq_tol(x->events_per_s, y->events_per_s, 1e-9);
 }
 
 /* The same rows through both backends give the same dashboard: weights,
@@ -498,6 +577,12 @@ START_TEST(store_pg_dashboard_matches_sqlite)
             "{\"anonymized\":true,\"scrubbed\":0}", "{\"anonymized\":0.0}",
             "{\"scrubbed\":\"false\"}", "{not json", "{\"anonymized\":null}",
             NULL, "{\"anonymized\":true,\"scrubbed\":true}"};
+    static const char *const tiers[] = {"free", "pro", "Pro", NULL};
+    static const char *const versions[] = {"1.0.0", "1.1.0", NULL, "1.0.0"};
+    static const char *const stats[]
+        = {"{\"dropped\":5,\"retried\":2,\"spooled\":1}", "{\"dropped\":7}",
+            "{not json", NULL, "{\"dropped\":1.5,\"spooled\":9}", "[1,2]",
+            "{\"retried\":4}", "{\"dropped\":0,\"retried\":0,\"spooled\":0}"};
     char path[160], bid[32];
     enum { BATCHES = 8, PER = 250 };
     struct spec sp[PER];
@@ -512,12 +597,18 @@ START_TEST(store_pg_dashboard_matches_sqlite)
                 names[(x >> 8) % 10], statuses[(x >> 16) % 8],
                 (x >> 20) % 7 == 0 ? -1 : (double)((x >> 24) % 40) / 4,
                 rates[(x >> 32) % 5], D0 + (int64_t)((x >> 36) % (3 * DAY)),
-                (x >> 60) % 4 == 0 ? "sandbox" : NULL};
+                (x >> 60) % 4 == 0 ? "sandbox" : NULL, tiers[(x >> 56) % 4]};
         }
         snprintf(bid, sizeof(bid), "batch-%d", k);
-        insert_batch(pg, sp, PER, k * PER, bid, privacy[k], &a, &d);
+        struct tlm__batch_meta m = {.batch_id = bid,
+            .sdk_version = versions[k % 4],
+            .client_stats = stats[k],
+            .client_stats_len = stats[k] != NULL ? strlen(stats[k]) : 0,
+            .privacy = privacy[k],
+            .privacy_len = privacy[k] != NULL ? strlen(privacy[k]) : 0};
+        insert_batch_meta(pg, sp, PER, k * PER, &m, &a, &d);
         ck_assert_uint_eq(a, PER);
-        insert_batch(lite, sp, PER, k * PER, bid, privacy[k], &a, &d);
+        insert_batch_meta(lite, sp, PER, k * PER, &m, &a, &d);
     }
     const struct tlm__dash_query qs[] = {
         {0, D0 + 4 * DAY, "production", 100, NULL, NULL},
@@ -525,6 +616,11 @@ START_TEST(store_pg_dashboard_matches_sqlite)
         {0, D0 + 4 * DAY, "sandbox", 100, NULL, NULL},
         {0, D0 + 4 * DAY, "production", 3, NULL, NULL},
         {D0 + 5 * DAY, D0 + 6 * DAY, "production", 100, NULL, NULL},
+        {0, D0 + 4 * DAY, "production", 100, "pro", NULL},
+        {0, D0 + 4 * DAY, "production", 100, "", NULL},
+        {D0 + DAY, D0 + 2 * DAY, "production", 100, NULL, "/b"},
+        {D0 + 3 * DAY / 2, D0 + 3 * DAY / 2 + 3600000, "production", 100, NULL,
+            NULL},
     };
     for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
         struct tlm__dash_result x, y;
@@ -538,6 +634,7 @@ START_TEST(store_pg_dashboard_matches_sqlite)
         else
             ck_assert_uint_gt(x.n_endpoints, 0);
         if (qs[i].from_ms == 0) { /* the batches arrived at D0 */
+            ck_assert_uint_eq(x.n_sdks, 3);
             ck_assert_double_eq_tol(x.batches, BATCHES, 1e-9);
             ck_assert_double_eq_tol(x.unanonymized_batches, 2, 1e-9);
             ck_assert_double_eq_tol(x.unscrubbed_batches, 2, 1e-9);
@@ -571,7 +668,7 @@ START_TEST(store_pg_events_pagination)
     struct spec sp[25];
     for (int i = 0; i < 25; i++)
         sp[i] = (struct spec) {i % 5 == 0 ? "error" : "request", "/e", 200, 1,
-            1, D0 + (i % 3) * DAY, NULL};
+            1, D0 + (i % 3) * DAY, NULL, NULL};
     struct tlm__store *st = open_store();
     insert(st, sp, 25, 1, &a, &d);
     struct tlm__events_query q = {NULL, 0, 10};
@@ -2409,6 +2506,329 @@ START_TEST(store_pg_errors_two_servers)
 }
 END_TEST
 
+/* ---- analytics rollups ---- */
+
+static double
+scalar_double(const char *sql)
+{
+    PGconn *pg = admin_conn(db_name);
+    PGresult *r = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+        PQerrorMessage(pg));
+    double v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)
+        ? strtod(PQgetvalue(r, 0, 0), NULL)
+        : -1;
+    PQclear(r);
+    PQfinish(pg);
+    return v;
+}
+
+/* n events over three days from seed: a few endpoints, tiers, statuses,
+ * latencies (some missing), both environments, weights summing exactly. */
+static void
+make_specs(struct spec *sp, size_t n, uint64_t seed)
+{
+    static const char *const eps[] = {"/a", "/b", "/c/{id}", NULL};
+    static const char *const tiers[] = {"free", "pro", NULL};
+    static const int statuses[] = {200, 201, 404, 500, 0, -1};
+    static const double rates[] = {1, 0.5, 0.25};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = next_rand(&seed);
+        sp[i] = (struct spec) {x % 7 == 0 ? "error" : "request",
+            eps[(x >> 8) % 4], statuses[(x >> 12) % 6],
+            (x >> 16) % 9 == 0 ? -1 : (double)((x >> 20) % 4000) / 8,
+            rates[(x >> 32) % 3], D0 + (int64_t)((x >> 34) % (3 * DAY)),
+            (x >> 60) % 3 == 0 ? "sandbox" : NULL, tiers[(x >> 56) % 3]};
+    }
+}
+
+/* The sum of weights of specs[0..n) (what the rollups must hold). */
+static double
+weight_of(const struct spec *sp, size_t n)
+{
+    double w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += 1.0 / sp[i].sample_rate;
+    return w;
+}
+
+/* Windows that start on whole days, so that a day row folded by
+ * compaction falls in or out of them whole. */
+static const struct tlm__dash_query rollup_queries[] = {
+    {0, D0 + 4 * DAY, "production", 100, NULL, NULL},
+    {D0 + DAY, D0 + 2 * DAY, "sandbox", 100, NULL, NULL},
+    {D0, D0 + 3 * DAY, "production", 100, "pro", NULL},
+    {D0, D0 + 4 * DAY, "production", 100, NULL, "/a"},
+};
+#define N_ROLLUP_QUERIES (sizeof(rollup_queries) / sizeof(rollup_queries[0]))
+
+/* The same batch twice and a batch overlapping it: each event once in
+ * the rollups, and the dashboard as SQLite's on the same calls. */
+START_TEST(store_pg_rollups_count_duplicates_once)
+{
+    enum { N = 400 };
+    static struct spec sp[N + N / 2];
+    char path[160];
+    size_t a, d;
+    make_specs(sp, N + N / 2, 0x1234567);
+    snprintf(path, sizeof(path), "sqlite:%s/t.db", sqlite_dir);
+    struct tlm__store *pg = open_store(), *lite = open_url(path);
+    for (int k = 0; k < 2; k++) {
+        struct tlm__store *st = k == 0 ? pg : lite;
+        insert(st, sp, N, 0, &a, &d);
+        ck_assert_uint_eq(a, N);
+        insert(st, sp, N, 0, &a, &d);
+        ck_assert_uint_eq(d, N);
+        insert(st, sp + N / 2, N, N / 2, &a, &d); /* ids N/2 .. 3N/2 */
+        ck_assert_uint_eq(a, N / 2);
+        ck_assert_uint_eq(d, N / 2);
+    }
+    double want = weight_of(sp, N + N / 2);
+    ck_assert_double_eq_tol(
+        scalar_double("SELECT sum(requests + other) FROM rollups"), want, 1e-6);
+    /* Every request's weight is in its row's histogram. */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE"
+                            " abs(requests - COALESCE((SELECT sum(c) FROM"
+                            " unnest(hcnt) c), 0)) > 1e-9"),
+        0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE res <> 60000"
+                            " OR t_ms % 60000 <> 0"
+                            " OR cardinality(hidx) <> cardinality(hcnt)"),
+        0);
+    for (size_t i = 0; i < N_ROLLUP_QUERIES; i++) {
+        struct tlm__dash_result x, y;
+        char what[32];
+        snprintf(what, sizeof(what), "query %zu", i);
+        ck_assert_int_eq(tlm__store_dashboard(pg, &rollup_queries[i], &x), 0);
+        ck_assert_int_eq(tlm__store_dashboard(lite, &rollup_queries[i], &y), 0);
+        assert_same_dashboard(&x, &y, what);
+        tlm__dash_result_free(&x);
+        tlm__dash_result_free(&y);
+    }
+    tlm__store_close(pg);
+    tlm__store_close(lite);
+}
+END_TEST
+
+/* Minutes into hours into days: exact counts and percentiles, the same
+ * dashboard before and after (and as SQLite's after the same folding),
+ * nothing left to fold a second time. */
+START_TEST(store_pg_rollup_compaction_folds)
+{
+    enum { N = 1500 };
+    static struct spec sp[N];
+    char path[160];
+    size_t a, d;
+    uint64_t folded = 0, lite_folded = 0;
+    struct tlm__dash_result before[N_ROLLUP_QUERIES];
+    make_specs(sp, N, 0xabcdef);
+    snprintf(path, sizeof(path), "sqlite:%s/t.db", sqlite_dir);
+    struct tlm__store *pg = open_store(), *lite = open_url(path);
+    for (int k = 0; k < 3; k++) {
+        insert(pg, sp + k * 500, 500, k * 500, &a, &d);
+        insert(lite, sp + k * 500, 500, k * 500, &a, &d);
+    }
+    for (size_t i = 0; i < N_ROLLUP_QUERIES; i++)
+        ck_assert_int_eq(
+            tlm__store_dashboard(pg, &rollup_queries[i], &before[i]), 0);
+    long long minutes = scalar("SELECT count(*) FROM rollups");
+    /* Minutes before D0 + 2 days into hours, hours before D0 + 1 day and
+     * a half (cut down to whole days: D0 + 1 day) into days. */
+    ck_assert_int_eq(tlm__store_rollup_compact(
+                         pg, D0 + 2 * DAY + 1234, D0 + DAY + DAY / 2, &folded),
+        0);
+    ck_assert_int_eq(tlm__store_rollup_compact(lite, D0 + 2 * DAY + 1234,
+                         D0 + DAY + DAY / 2, &lite_folded),
+        0);
+    ck_assert_uint_gt(folded, 0);
+    ck_assert_uint_eq(folded, lite_folded);
+    ck_assert_int_eq(
+        scalar("SELECT count(*) FROM rollups WHERE res = 60000 AND t_ms < "
+               "1767225600000 + 2 * 86400000"),
+        0);
+    ck_assert_int_gt(scalar("SELECT count(*) FROM rollups WHERE res = "
+                            "86400000 AND t_ms = 1767225600000"),
+        0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE res ="
+                            " 3600000 AND t_ms < 1767225600000 + 86400000"),
+        0);
+    ck_assert_int_lt(scalar("SELECT count(*) FROM rollups"), minutes);
+    ck_assert_double_eq_tol(
+        scalar_double("SELECT sum(requests + other) FROM rollups"),
+        weight_of(sp, N), 1e-6);
+    for (size_t i = 0; i < N_ROLLUP_QUERIES; i++) {
+        struct tlm__dash_result x, y;
+        char what[32];
+        snprintf(what, sizeof(what), "query %zu", i);
+        ck_assert_int_eq(tlm__store_dashboard(pg, &rollup_queries[i], &x), 0);
+        ck_assert_int_eq(tlm__store_dashboard(lite, &rollup_queries[i], &y), 0);
+        assert_same_dashboard(&x, &y, what);
+        /* Against itself before folding: totals and percentiles exact. */
+        ck_assert_msg(x.events == before[i].events, "%s: %g vs %g events", what,
+            x.events, before[i].events);
+        ck_assert_double_eq(x.errors, before[i].errors);
+        ck_assert_uint_eq(x.n_endpoints, before[i].n_endpoints);
+        for (size_t e = 0; e < x.n_endpoints; e++) {
+            const struct tlm__dash_endpoint *p = &x.endpoints[e],
+                                            *q = &before[i].endpoints[e];
+            ck_assert_str_eq(p->endpoint, q->endpoint);
+            ck_assert_double_eq(p->requests, q->requests);
+            ck_assert_double_eq(p->errors, q->errors);
+            ck_assert_double_eq(p->p50_ms, q->p50_ms);
+            ck_assert_double_eq(p->p95_ms, q->p95_ms);
+            ck_assert_double_eq(p->p99_ms, q->p99_ms);
+        }
+        tlm__dash_result_free(&x);
+        tlm__dash_result_free(&y);
+        tlm__dash_result_free(&before[i]);
+    }
+    ck_assert_int_eq(tlm__store_rollup_compact(
+                         pg, D0 + 2 * DAY + 1234, D0 + DAY + DAY / 2, &folded),
+        0);
+    ck_assert_uint_eq(folded, 0);
+    tlm__store_close(pg);
+    tlm__store_close(lite);
+}
+END_TEST
+
+struct rollup_worker {
+    struct tlm__store *st;
+    const struct spec *sp;
+    int first; /* id of sp[0] */
+    size_t n;
+    bool compact; /* compacts between its batches */
+    uint64_t folded;
+};
+
+enum { RW_EVENTS = 3000, RW_BATCH = 250 };
+
+static void *
+rollup_work(void *arg)
+{
+    struct rollup_worker *w = arg;
+    for (size_t done = 0; done < w->n; done += RW_BATCH) {
+        size_t a = 0, d = 0,
+               k = w->n - done < RW_BATCH ? w->n - done : RW_BATCH;
+        insert(w->st, w->sp + done, k, w->first + (int)done, &a, &d);
+        if (w->compact) {
+            uint64_t f = 0;
+            /* Everything is older than both cuts: minutes fold to hours
+             * while other batches keep adding minutes. */
+            ck_assert_int_eq(tlm__store_rollup_compact(
+                                 w->st, D0 + 4 * DAY, D0 + 2 * DAY, &f),
+                0);
+            w->folded += f;
+        }
+    }
+    return NULL;
+}
+
+/* Two servers ingesting overlapping batches and compacting while the
+ * other ingests: every event counted exactly once. */
+START_TEST(store_pg_rollups_two_servers)
+{
+    static struct spec sp[RW_EVENTS];
+    make_specs(sp, RW_EVENTS, 0x5eed);
+    struct tlm__store *one = open_store(), *two = open_store();
+    /* Ids 0..1999 from one, 1000..2999 from two (1000 in common), and a
+     * third thread replaying 0..1499 on two; one and two compact. */
+    struct rollup_worker w[3] = {{one, sp, 0, 2000, true, 0},
+        {two, sp + 1000, 1000, 2000, true, 0}, {two, sp, 0, 1500, false, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, rollup_work, &w[i]), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    uint64_t f = 0;
+    ck_assert_int_eq(
+        tlm__store_rollup_compact(one, D0 + 4 * DAY, D0 + 2 * DAY, &f), 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE res = 60000"
+                            " OR (res = 3600000 AND t_ms < 1767225600000"
+                            " + 2 * 86400000)"),
+        0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), RW_EVENTS);
+    ck_assert_double_eq_tol(
+        scalar_double("SELECT sum(requests + other) FROM rollups"),
+        weight_of(sp, RW_EVENTS), 1e-6);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM rollups WHERE"
+                            " abs(requests - COALESCE((SELECT sum(c) FROM"
+                            " unnest(hcnt) c), 0)) > 1e-6"),
+        0);
+    struct tlm__dash_query q = {0, D0 + 4 * DAY, "production", 100, NULL, NULL};
+    struct tlm__dash_result r;
+    double want = 0;
+    for (size_t i = 0; i < RW_EVENTS; i++)
+        want += sp[i].env == NULL ? 1.0 / sp[i].sample_rate : 0;
+    ck_assert_int_eq(tlm__store_dashboard(one, &q, &r), 0);
+    ck_assert_double_eq_tol(r.events, want, 1e-6);
+    tlm__dash_result_free(&r);
+    tlm__store_close(one);
+    tlm__store_close(two);
+}
+END_TEST
+
+static void *
+open_in_thread(void *arg)
+{
+    struct tlm__store **st = arg;
+    *st = open_store();
+    return NULL;
+}
+
+/* A database at version 4 (events, no rollups: the schema and the
+ * writes of the previous server) upgraded by two servers at once: the
+ * rollups are backfilled once, tiers read from the payloads, and the
+ * dashboard is SQLite's for the same events. */
+START_TEST(store_pg_migration_backfills_rollups)
+{
+    enum { N = 1200 };
+    static struct spec sp[N];
+    char path[160];
+    size_t a, d;
+    make_specs(sp, N, 0xfeed);
+    snprintf(path, sizeof(path), "sqlite:%s/t.db", sqlite_dir);
+    tlm__pg_schema_limit = 4;
+    no_rollups = true;
+    struct tlm__store *st = open_store(), *lite = open_url(path);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 4);
+    ck_assert_int_eq(scalar("SELECT (to_regclass('rollups') IS NULL)::int"), 1);
+    for (int k = 0; k < 3; k++)
+        insert(st, sp + k * 400, 400, k * 400, &a, &d);
+    tlm__store_close(st);
+    tlm__pg_schema_limit = 0;
+    no_rollups = false;
+    for (int k = 0; k < 3; k++)
+        insert(lite, sp + k * 400, 400, k * 400, &a, &d);
+    struct tlm__store *two[2] = {NULL, NULL};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(
+            pthread_create(&th[i], NULL, open_in_thread, &two[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), SCHEMA_NOW);
+    ck_assert_double_eq_tol(
+        scalar_double("SELECT sum(requests + other) FROM rollups"),
+        weight_of(sp, N), 1e-6);
+    for (size_t i = 0; i < N_ROLLUP_QUERIES; i++) {
+        struct tlm__dash_result x, y;
+        char what[32];
+        snprintf(what, sizeof(what), "query %zu", i);
+        ck_assert_int_eq(
+            tlm__store_dashboard(two[i % 2], &rollup_queries[i], &x), 0);
+        ck_assert_int_eq(tlm__store_dashboard(lite, &rollup_queries[i], &y), 0);
+        assert_same_dashboard(&x, &y, what);
+        if (rollup_queries[i].tier == NULL) /* tiers from the payloads */
+            ck_assert_uint_gt(x.n_tiers, 1);
+        tlm__dash_result_free(&x);
+        tlm__dash_result_free(&y);
+    }
+    tlm__store_close(two[0]);
+    tlm__store_close(two[1]);
+    tlm__store_close(lite);
+}
+END_TEST
+
 static Suite *
 store_pg_suite(void)
 {
@@ -2461,6 +2881,14 @@ store_pg_suite(void)
     tcase_add_test(er, store_pg_errors_match_sqlite);
     tcase_add_test(er, store_pg_errors_two_servers);
     suite_add_tcase(s, er);
+    TCase *ru = tcase_create("store_pg_rollups");
+    tcase_add_checked_fixture(ru, setup, teardown);
+    tcase_set_timeout(ru, 120);
+    tcase_add_test(ru, store_pg_rollups_count_duplicates_once);
+    tcase_add_test(ru, store_pg_rollup_compaction_folds);
+    tcase_add_test(ru, store_pg_rollups_two_servers);
+    tcase_add_test(ru, store_pg_migration_backfills_rollups);
+    suite_add_tcase(s, ru);
     return s;
 }
 

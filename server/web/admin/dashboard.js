@@ -1,7 +1,8 @@
 /* The admin dashboard page (GET /admin/): asks for the admin token once,
  * keeps it in sessionStorage, and sends it as an Authorization header to
- * GET /admin/analytics/dashboard and GET /admin/feature-requests; never in
- * a URL. Draws with Chart.js (vendor/chart.umd.js, pinned in
+ * GET /admin/analytics/dashboard, .../anomalies, .../forecast and
+ * GET /admin/feature-requests; never in a URL. The live refresh starts as
+ * the server's analytics.real_time_dashboard_enabled says. Draws with Chart.js (vendor/chart.umd.js, pinned in
  * package-lock.json). Sections the server does not send are skipped. */
 (function () {
   'use strict';
@@ -15,6 +16,7 @@
   var inFlight = false;
   var loads = 0;
   var memoryToken = ''; // when sessionStorage is disabled
+  var liveFromServer = false; // the server's real_time settings applied
 
   function $(id) { return document.getElementById(id); }
 
@@ -147,17 +149,24 @@
     var f = filters();
     status('Loading…');
     document.documentElement.setAttribute('data-state', 'loading');
+    function optional(path) {
+      return getJSON(path).catch(function (e) {
+        if (e instanceof AuthError) throw e;
+        return null; // shown as unavailable, the rest still renders
+      });
+    }
     return Promise.all([
       getJSON('/admin/analytics/dashboard?' + query(f)),
-      getJSON('/admin/feature-requests?sort=votes&limit=10')
-        .catch(function (e) {
-          if (e instanceof AuthError) throw e;
-          return null; // the ranking is optional
-        })
+      optional('/admin/feature-requests?sort=votes&limit=10'),
+      optional('/admin/analytics/anomalies?' + query(f)),
+      optional('/admin/analytics/forecast?top=3&' + query(f))
     ]).then(function (res) {
       showDash();
+      applyRealTime(res[0]);
       render(res[0], f);
       renderRanking(res[1]);
+      renderAnomalies(res[2]);
+      renderForecast(res[3]);
       loads += 1;
       document.documentElement.setAttribute('data-loads', String(loads));
       document.documentElement.setAttribute('data-state', 'ready');
@@ -183,6 +192,17 @@
   function stopTimer() {
     if (timer !== null) clearTimeout(timer);
     timer = null;
+  }
+
+  /* The first answer's "real_time" decides whether the page refreshes
+   * itself and how often; the user's later changes win. */
+  function applyRealTime(doc) {
+    var rt = doc && doc.real_time;
+    if (liveFromServer || !rt) return;
+    liveFromServer = true;
+    $('live').checked = !!rt.enabled;
+    if (rt.refresh_seconds >= 5) $('interval').value = String(rt.refresh_seconds);
+    document.documentElement.setAttribute('data-live', rt.enabled ? 'on' : 'off');
   }
 
   function schedule() {
@@ -451,6 +471,78 @@
     });
   }
 
+  function renderAnomalies(doc) {
+    var tb = $('anomalies').querySelector('tbody');
+    clear(tb);
+    var note = $('anomalies-note');
+    if (!doc) {
+      note.textContent = 'Anomalies unavailable.';
+      return;
+    }
+    var list = Array.isArray(doc.anomalies) ? doc.anomalies : [];
+    var checked = Array.isArray(doc.endpoints_checked) ? doc.endpoints_checked : [];
+    note.textContent = 'Checked ' + checked.length + ' busiest endpoint' +
+      (checked.length === 1 ? '' : 's') + ', ' +
+      (doc.step_ms === 60000 ? 'minute' : 'hour') + ' by hour against ' +
+      'their own history since ' + fmtTime(doc.history_from) + '.';
+    if (!list.length) {
+      var tr = el('tr');
+      tr.appendChild(el('td', { colspan: '6', class: 'empty' }, 'No anomaly.'));
+      tb.appendChild(tr);
+      return;
+    }
+    list.slice(0, 50).forEach(function (a) {
+      var row = el('tr', { 'data-endpoint': a.endpoint, 'data-metric': a.metric,
+        'data-start': a.start, 'class': 'severity-' + a.severity_label });
+      var unit = a.metric === 'error_rate' ? fmtPct : fmtNum;
+      row.appendChild(el('td', {}, a.endpoint));
+      row.appendChild(el('td', {}, a.metric.replace(/_/g, ' ')));
+      row.appendChild(el('td', {}, fmtTime(a.start) + (a.ongoing ? ' (ongoing)' : '')));
+      row.appendChild(el('td', { class: 'n', 'data-value': String(a.observed) },
+        unit(a.observed)));
+      row.appendChild(el('td', { class: 'n' }, unit(a.low) + ' – ' + unit(a.high)));
+      row.appendChild(el('td', {}, a.severity_label));
+      tb.appendChild(row);
+    });
+  }
+
+  function renderForecast(doc) {
+    var note = $('forecast-note');
+    var eps = doc && Array.isArray(doc.endpoints) ? doc.endpoints : [];
+    if (!eps.length || !eps[0].points.length) {
+      note.textContent = doc ? 'No traffic to forecast.' : 'Forecast unavailable.';
+      if (charts['chart-forecast']) {
+        charts['chart-forecast'].destroy();
+        delete charts['chart-forecast'];
+      }
+      return;
+    }
+    note.textContent = 'Requests per hour for the next ' +
+      Math.round(doc.horizon_hours / 24) + ' days, with the ' +
+      Math.round(eps[0].band * 100) + '% band (' + eps[0].method.replace(/_/g, ' ') +
+      ' over ' + eps[0].history_hours + ' hours of history).';
+    var labels = eps[0].points.map(function (p) { return shortTime(p.t, 7 * 86400e3); });
+    var sets = [];
+    eps.forEach(function (e, i) {
+      var c = PALETTE[i % PALETTE.length];
+      sets.push({ label: e.endpoint + ' (low)', data: e.points.map(function (p) {
+        return p.low; }), borderColor: 'transparent', pointRadius: 0, fill: false });
+      sets.push({ label: e.endpoint + ' (80% band)', data: e.points.map(function (p) {
+        return p.high; }), borderColor: 'transparent', backgroundColor: c + '33',
+        pointRadius: 0, fill: '-1' });
+      sets.push({ label: e.endpoint, data: e.points.map(function (p) {
+        return p.expected; }), borderColor: c, backgroundColor: c, pointRadius: 0,
+        fill: false, tension: 0.2 });
+    });
+    chart('chart-forecast', {
+      type: 'line',
+      data: { labels: labels, datasets: sets },
+      options: { plugins: { legend: { labels: { filter: function (item) {
+        return !/\((low)\)$/.test(item.text); } } } },
+        scales: { y: { beginAtZero: true } } }
+    });
+  }
+
   function renderFeatureStats(doc) {
     var fr = doc.feature_requests || {};
     setNum($('fr-new'), fr.new);
@@ -494,9 +586,9 @@
   /* Sections other parts of the server add over time (tiers, environments,
    * anomalies, workflows, ...): a generic table per array of objects, a
    * list of numbers per object. Absent sections are simply not shown. */
-  var EXTRA = [['anomalies', 'Anomalies'], ['tiers', 'Access tiers'],
+  var EXTRA = [['tiers', 'Access tiers'],
     ['environments', 'Environments'], ['workflows', 'Common workflows'],
-    ['forecast', 'Forecast'], ['server', 'Server performance']];
+    ['server', 'Server performance']];
 
   function cellText(v) {
     if (v === null || v === undefined) return '–';
