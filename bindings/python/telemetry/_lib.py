@@ -122,6 +122,24 @@ class TlmFeatureQuery(Structure):
     ]
 
 
+class TlmResponse(Structure):
+    # What a tlm_response_fn sees, borrowed for the callback only: body
+    # and id stay c_void_p so the trampoline copies exactly body_len bytes.
+    _fields_ = [
+        ("size", c_size_t),
+        ("status", c_int),
+        ("body", c_void_p),
+        ("body_len", c_size_t),
+        ("id", c_void_p),
+        ("spooled", c_int),
+        ("idempotency_key", c_void_p),
+    ]
+
+
+# void (*tlm_response_fn)(int rc, const tlm_response *r, void *userdata)
+RESPONSE_FN = CFUNCTYPE(None, c_int, POINTER(TlmResponse), c_void_p)
+
+
 class TlmReply(Structure):
     # body and id are c_void_p, not c_char_p: ctypes would copy a c_char_p
     # into a bytes object and lose the pointer tlm_reply_free() needs.
@@ -237,6 +255,16 @@ _PROTOTYPES = {
                                            POINTER(TlmReply)]),
     "tlm_feature_request_unvote_wait": (_I, [_P, _S, _S, _U32,
                                              POINTER(TlmReply)]),
+    # The async forms: the callback runs once, on the worker thread.
+    "tlm_feedback_submit":
+        (_I, [_P, POINTER(TlmFeedback), RESPONSE_FN, _P]),
+    "tlm_feedback_get": (_I, [_P, _S, RESPONSE_FN, _P]),
+    "tlm_feature_request_submit":
+        (_I, [_P, POINTER(TlmFeatureRequest), RESPONSE_FN, _P]),
+    "tlm_feature_requests_list":
+        (_I, [_P, POINTER(TlmFeatureQuery), RESPONSE_FN, _P]),
+    "tlm_feature_request_vote": (_I, [_P, _S, _S, RESPONSE_FN, _P]),
+    "tlm_feature_request_unvote": (_I, [_P, _S, _S, RESPONSE_FN, _P]),
 }
 
 

@@ -22,13 +22,12 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass, fields as dc_fields
-from typing import (Any, Callable, Dict, Iterable, Mapping, Optional,
+from typing import (Any, Callable, Dict, Mapping, Optional,
                     Sequence, TypeVar, Union)
 
 from . import _lib
-from .errors import (EREJECTED, TelemetryError, Rejected, error_for,
-                     ClientClosed, InvalidArgument)
-from .feedback import Feedback, FeatureRequest, FeatureRequestPage, Vote
+from ._calls import FEEDBACK_TYPES, FeedbackCalls, on_worker, worker_scope
+from .errors import TelemetryError, error_for, ClientClosed, InvalidArgument
 
 log = logging.getLogger("telemetry")
 
@@ -38,7 +37,6 @@ DEBUG, INFO, WARN, ERROR = 0, 1, 2, 3
 _PY_LEVELS = {DEBUG: logging.DEBUG, INFO: logging.INFO,
               WARN: logging.WARNING, ERROR: logging.ERROR}
 
-FEEDBACK_TYPES = {"issue": 1, "suggestion": 2, "rating": 3, "general": 4}
 IMPACTS = {None: 0, "none": 0, "low": 1, "medium": 2, "high": 3,
            "critical": 4}
 _SAMPLING_MODES = {"random": 0, "by_user": 1}
@@ -241,6 +239,20 @@ class Timer:
 _live: "weakref.WeakSet[Client]" = weakref.WeakSet()
 
 
+_freeing: "set[threading.Thread]" = set()
+
+
+def _free(lib: ctypes.CDLL, handle: int, keep: list) -> None:
+    # `keep` (the client's ctypes callbacks) stays referenced until the
+    # worker, which may still call them while closing, is gone.
+    try:
+        lib.tlm_client_free(handle)
+    except Exception:  # pragma: no cover - interpreter shutdown
+        pass
+    del keep
+    _freeing.discard(threading.current_thread())
+
+
 @atexit.register
 def _close_all() -> None:
     # The worker must be stopped while the interpreter can still run its
@@ -250,9 +262,11 @@ def _close_all() -> None:
             c.close()
         except Exception:  # pragma: no cover - best effort at exit
             pass
+    for t in list(_freeing):  # clients released inside a callback
+        t.join(30)
 
 
-class Client:
+class Client(FeedbackCalls):
     """A telemetry client over libtelemetry.
 
     ``Client(endpoint="http://127.0.0.1:8080", api_key="...")`` creates the
@@ -272,6 +286,11 @@ class Client:
     worker thread, holding the GIL while they run.
 
     ``library`` is a path to libtelemetry overriding the search.
+
+    Feedback and feature requests come in three forms each: blocking
+    (``submit_feedback``), a concurrent.futures.Future resolved from the
+    worker thread (``submit_feedback_async``) and a coroutine
+    (``submit_feedback_aio``); see _calls.FeedbackCalls.
 
     Use it as a context manager: leaving the block flushes and closes the
     client within ``shutdown_timeout_ms`` (default 2000).
@@ -374,24 +393,26 @@ class Client:
 
         def trampoline(level: int, message: bytes, _ud: Any) -> None:
             # Runs on the worker thread; ctypes holds the GIL for us.
-            try:
-                logger(level, message.decode("utf-8", "replace")
-                       if message else "")
-            except BaseException:  # never unwind into C
-                log.exception("telemetry logger callback failed")
+            with worker_scope():
+                try:
+                    logger(level, message.decode("utf-8", "replace")
+                           if message else "")
+                except BaseException:  # never unwind into C
+                    log.exception("telemetry logger callback failed")
         return trampoline
 
     def _make_hook(self, hook) -> Callable[[int, Any], int]:
         lib = self._lib
 
         def trampoline(ptr: int, _ud: Any) -> int:
-            try:
-                keep = hook(Event(lib, ptr))
-            except BaseException:  # never unwind into C; fail closed
-                log.exception("telemetry before_send hook failed; "
-                              "the event is dropped")
-                return 1
-            return 1 if keep is False else 0
+            with worker_scope():
+                try:
+                    keep = hook(Event(lib, ptr))
+                except BaseException:  # never unwind into C; fail closed
+                    log.exception("telemetry before_send hook failed; "
+                                  "the event is dropped")
+                    return 1
+                return 1 if keep is False else 0
         return trampoline
 
     # --- helpers ----------------------------------------------------------
@@ -431,9 +452,11 @@ class Client:
         still works afterwards."""
         if self._handle is None or self._closed:
             return True
-        self._closed = True
         ms = self._shutdown_ms if timeout is None else _ms(timeout)
         rc = self._lib.tlm_client_close(self._handle, ms)
+        if rc == -1:  # from a callback (the worker): still open
+            raise self._err(rc, "close")
+        self._closed = True
         _live.discard(self)
         if rc in (0, -4):
             return True
@@ -443,11 +466,21 @@ class Client:
 
     def __del__(self) -> None:
         h, self._handle = getattr(self, "_handle", None), None
-        if h is not None:
-            try:
-                self._lib.tlm_client_free(h)
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
+        if h is None:
+            return
+        if on_worker():
+            # The last reference went inside a library callback (say, a
+            # done-callback's closure): tlm_client_free would join the
+            # worker from the worker itself. Free it from a thread of its
+            # own, which also keeps the logger and before-send callbacks
+            # alive until the worker has stopped calling them.
+            t = threading.Thread(target=_free,
+                                 args=(self._lib, h, self._keep),
+                                 name="telemetry-free", daemon=True)
+            _freeing.add(t)
+            t.start()
+            return
+        _free(self._lib, h, self._keep)
 
     @property
     def enabled(self) -> bool:
@@ -617,125 +650,3 @@ class Client:
         rc = self._lib.tlm_capture_error(self._h(), ctypes.byref(e))
         del keep
         return self._tracked(rc, "capture_exception")
-
-    # --- feedback and feature requests ------------------------------------
-
-    def _wait(self, what: str, fn: Callable[..., int], *args: Any,
-              timeout: float):
-        """Runs a *_wait call; (parsed body, spooled) or raises."""
-        reply = _lib.new_struct(_lib.TlmReply)
-        try:
-            rc = fn(self._h(), *args, _ms(timeout), ctypes.byref(reply))
-            body = (ctypes.string_at(reply.body, reply.body_len)
-                    .decode("utf-8", "replace") if reply.body else None)
-            if rc == EREJECTED:
-                raise Rejected(self._lib.tlm_strerror(rc).decode(),
-                               reply.status, body)
-            if rc != 0:
-                raise self._err(rc, what)
-            doc = None
-            if body:
-                try:
-                    doc = json.loads(body)
-                except ValueError:
-                    doc = None
-            return doc, bool(reply.spooled)
-        finally:
-            self._lib.tlm_reply_free(ctypes.byref(reply))
-
-    def submit_feedback(self, content: str, type: str = "general", *,
-                        category: Optional[str] = None,
-                        rating: Optional[int] = None,
-                        context: Optional[Mapping[str, Any]] = None,
-                        feature: Optional[str] = None,
-                        endpoint: Optional[str] = None,
-                        user_id: Optional[str] = None,
-                        summary: Optional[str] = None,
-                        steps_to_reproduce: Optional[str] = None,
-                        expected: Optional[str] = None,
-                        actual: Optional[str] = None,
-                        timeout: float = 10.0) -> Feedback:
-        """Submits feedback (POST /feedback) and waits for the stored
-        feedback. ``type``: "issue" (needs summary, steps_to_reproduce,
-        expected, actual), "suggestion", "rating" (needs rating 1..5) or
-        "general". Raises Rejected (4xx, e.g. a missing issue part),
-        Unavailable, Timeout, Disabled, InvalidArgument."""
-        if type not in FEEDBACK_TYPES:
-            raise InvalidArgument("type must be one of " +
-                                  ", ".join(FEEDBACK_TYPES))
-        f = _lib.new_struct(_lib.TlmFeedback)
-        f.type = FEEDBACK_TYPES[type]
-        f.content = _enc(content)
-        f.category = _enc(category)
-        f.rating = int(rating or 0)
-        f.context_json = _json(context)
-        f.feature = _enc(feature)
-        f.endpoint = _enc(endpoint)
-        f.user_id = _enc(user_id)
-        f.summary = _enc(summary)
-        f.steps_to_reproduce = _enc(steps_to_reproduce)
-        f.expected = _enc(expected)
-        f.actual = _enc(actual)
-        doc, spooled = self._wait("submit_feedback",
-                                  self._lib.tlm_feedback_submit_wait,
-                                  ctypes.byref(f), timeout=timeout)
-        return Feedback.from_json(doc, spooled)
-
-    def get_feedback(self, id: str, timeout: float = 10.0) -> Feedback:
-        """One feedback of the key's organization (GET /feedback/{id});
-        Rejected with status 404 if there is none."""
-        doc, _ = self._wait("get_feedback", self._lib.tlm_feedback_get_wait,
-                            _enc(id), timeout=timeout)
-        return Feedback.from_json(doc)
-
-    def submit_feature_request(self, title: str, *,
-                               description: Optional[str] = None,
-                               use_case: Optional[str] = None,
-                               user_id: Optional[str] = None,
-                               timeout: float = 10.0) -> FeatureRequest:
-        """Submits a feature request (POST /feature-requests)."""
-        r = _lib.new_struct(_lib.TlmFeatureRequest)
-        r.title = _enc(title)
-        r.description = _enc(description)
-        r.use_case = _enc(use_case)
-        r.user_id = _enc(user_id)
-        doc, spooled = self._wait(
-            "submit_feature_request",
-            self._lib.tlm_feature_request_submit_wait, ctypes.byref(r),
-            timeout=timeout)
-        return FeatureRequest.from_json(doc, spooled)
-
-    def feature_requests(self, sort: Optional[str] = None,
-                         status: Union[None, str, Iterable[str]] = None,
-                         limit: int = 0, cursor: Optional[str] = None,
-                         timeout: float = 10.0) -> FeatureRequestPage:
-        """A page of feature requests (GET /feature-requests). ``sort``:
-        "votes" (default), "recent" or "trending"; ``status``: one or
-        several statuses; ``limit`` 1..100 (0: the server's 20);
-        ``cursor``: the previous page's next_cursor."""
-        q = _lib.new_struct(_lib.TlmFeatureQuery)
-        q.sort = _enc(sort)
-        if status is not None and not isinstance(status, str):
-            status = ",".join(status)
-        q.status = _enc(status)
-        q.limit = int(limit)
-        q.cursor = _enc(cursor)
-        doc, _ = self._wait("feature_requests",
-                            self._lib.tlm_feature_requests_list_wait,
-                            ctypes.byref(q), timeout=timeout)
-        return FeatureRequestPage.from_json(doc)
-
-    def vote(self, id: str, user_id: str, timeout: float = 10.0) -> Vote:
-        """Votes for a feature request for ``user_id`` (PUT
-        /feature-requests/{id}/vote); voting again changes nothing."""
-        doc, spooled = self._wait("vote",
-                                  self._lib.tlm_feature_request_vote_wait,
-                                  _enc(id), _enc(user_id), timeout=timeout)
-        return Vote.from_json(doc, spooled)
-
-    def unvote(self, id: str, user_id: str, timeout: float = 10.0) -> Vote:
-        """Withdraws ``user_id``'s vote (DELETE .../vote)."""
-        doc, spooled = self._wait("unvote",
-                                  self._lib.tlm_feature_request_unvote_wait,
-                                  _enc(id), _enc(user_id), timeout=timeout)
-        return Vote.from_json(doc, spooled)

@@ -1,7 +1,10 @@
 """The real telemetry-server for the binding's tests (as
-tests/integration/test_feedback_api.py starts it): a fresh SQLite file,
-one ingestion key, an admin token, port 0 read back from --port-file."""
+tests/integration/test_feedback_api.py starts it): a fresh SQLite file, or
+with TLM_TEST_DB_BACKEND=postgresql a fresh database on the cluster
+TLM_TEST_PG_URL names (meson: python_binding_pg), one ingestion key, an
+admin token, port 0 read back from --port-file."""
 
+import itertools
 import json
 import os
 import shutil
@@ -15,11 +18,37 @@ import urllib.request
 ADMIN = "py-admin-token-0123456789"
 KEY = "py-key-org-a-0123456789"
 WAIT_S = 20
+_serial = itertools.count(1)
+
+
+def use_pg():
+    return os.environ.get("TLM_TEST_DB_BACKEND") == "postgresql"
+
+
+def psql(url, sql):
+    subprocess.run(["psql", url, "-qc", sql], check=True,
+                   capture_output=True, timeout=WAIT_S)
+
+
+def pg_database(name):
+    """A fresh database on TLM_TEST_PG_URL's cluster; its URL."""
+    base = os.environ["TLM_TEST_PG_URL"]
+    psql(base, "DROP DATABASE IF EXISTS " + name)
+    psql(base, "CREATE DATABASE " + name)
+    u = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name,
+                                    u.query, u.fragment))
 
 
 class Server:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="tlm-py-")
+        self.pg_name = None
+        if use_pg():
+            self.pg_name = "tlm_py_%d_%d" % (os.getpid(), next(_serial))
+            self.db = pg_database(self.pg_name)
+        else:
+            self.db = "sqlite:" + os.path.join(self.dir, "events.db")
         cfg = os.path.join(self.dir, "config.json")
         with open(cfg, "w") as f:
             json.dump({"server": {"api_keys": [
@@ -28,8 +57,7 @@ class Server:
         port_file = os.path.join(self.dir, "port")
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen(
-            [self.bin, "--listen", "127.0.0.1:0", "--db",
-             "sqlite:" + os.path.join(self.dir, "events.db"),
+            [self.bin, "--listen", "127.0.0.1:0", "--db", self.db,
              "--config", cfg, "--admin-token", ADMIN,
              "--port-file", port_file],
             stdout=self.log, stderr=self.log)
@@ -52,6 +80,10 @@ class Server:
             self.proc.wait()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.pg_name:
+            subprocess.run(["psql", os.environ["TLM_TEST_PG_URL"], "-qc",
+                            "DROP DATABASE IF EXISTS " + self.pg_name],
+                           capture_output=True, timeout=WAIT_S)
 
     def get(self, path, token=ADMIN):
         req = urllib.request.Request(self.url + path)
@@ -72,6 +104,19 @@ class Server:
             out.extend(page["items"])
             after = page.get("next_cursor")
             if not after:
+                return out
+
+    def feedback(self, **filters):
+        """Every stored feedback matching ``filters`` (all pages)."""
+        out, cursor = [], None
+        while True:
+            q = dict(filters, limit="100")
+            if cursor:
+                q["cursor"] = cursor
+            page = self.get("/admin/feedback?" + urllib.parse.urlencode(q))
+            out.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
                 return out
 
     def count(self, endpoint, kind="request"):
