@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define TLM__SPOOL_MIN_BYTES 4096u
@@ -75,14 +76,19 @@ tlm__config_spool(tlm_options *o, const cJSON *v, bool *handled)
         return config_error(o, tlm_options_set_spool_dir(o, v->valuestring));
     }
     if (strcmp(k, "spool_max_bytes") == 0) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0
-            || v->valuedouble != (double)(uint64_t)v->valuedouble) {
+        /* 2^64 and beyond do not convert (undefined behaviour): they go
+         * to the setter as UINT64_MAX, which refuses with the range. */
+        bool huge
+            = cJSON_IsNumber(v) && v->valuedouble >= 18446744073709551616.0;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)
+            || (!huge && v->valuedouble != (double)(uint64_t)v->valuedouble)) {
             tlm__options_seterr(
                 o, "telemetry.spool_max_bytes: expected a whole number");
             return TLM_ECONFIG;
         }
-        return config_error(
-            o, tlm_options_set_spool_max_bytes(o, (uint64_t)v->valuedouble));
+        return config_error(o,
+            tlm_options_set_spool_max_bytes(
+                o, huge ? UINT64_MAX : (uint64_t)v->valuedouble));
     }
     if (strcmp(k, "spool_fsync") == 0) {
         static const char *const names[] = {"batch", "always", "never"};
