@@ -7,6 +7,7 @@
  * TLM_TEST_PG_URL is set (scripts/pg start DIR prints one). */
 #include "http.h"
 #include "rfc3339.h"
+#include "server_http.h"
 #include "server_keys.h"
 #include "store.h"
 
@@ -119,36 +120,13 @@ static int
 http(const char *method, const char *path, const char *headers,
     const char *body, char *resp, size_t resp_size, const char **out)
 {
-    struct sockaddr_in a
-        = {.sin_family = AF_INET, .sin_port = htons(tlm__http_port(srv))};
-    struct timeval tv = {20, 0}; /* a hang guard, not a measurement */
-    static char head[1024];
-    size_t blen = body != NULL ? strlen(body) : 0;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int n = snprintf(head, sizeof(head),
-        "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-        "Content-Length: %zu\r\n\r\n",
-        method, path, headers, blen);
-    ck_assert_int_eq(write(fd, head, (size_t)n), n);
-    if (blen > 0)
-        ck_assert_int_eq(write(fd, body, blen), (ssize_t)blen);
-    size_t used = 0;
-    ssize_t r;
-    while (used + 1 < resp_size
-        && (r = read(fd, resp + used, resp_size - 1 - used)) > 0)
-        used += (size_t)r;
-    resp[used] = '\0';
-    close(fd);
-    ck_assert_uint_lt(used + 1, resp_size);
+    int status = test_http(
+        tlm__http_port(srv), method, path, headers, body, resp, resp_size);
+    ck_assert_uint_lt(strlen(resp) + 1, resp_size); /* all of it */
     const char *sep = strstr(resp, "\r\n\r\n");
     ck_assert_ptr_nonnull(sep);
     *out = sep + 4;
-    int status = 0;
-    ck_assert_int_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1);
+    ck_assert_int_ne(status, 0);
     return status;
 }
 

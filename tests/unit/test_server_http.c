@@ -2,6 +2,7 @@
  * back), spoken to over plain sockets: routing, auth, encodings, limits and
  * fault injection. */
 #include "http.h"
+#include "server_http.h"
 #include "server_keys.h"
 #include "store.h"
 
@@ -72,29 +73,9 @@ static int
 http(const char *method, const char *path, const char *headers,
     const char *body, char *resp, size_t resp_size)
 {
-    struct sockaddr_in a
-        = {.sin_family = AF_INET, .sin_port = htons(tlm__http_port(srv))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    char req[8192];
-    size_t blen = body != NULL ? strlen(body) : 0;
-    int n = snprintf(req, sizeof(req),
-        "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-        "Content-Length: %zu\r\n\r\n",
-        method, path, headers, blen);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
-    if (blen > 0)
-        (void)!write(fd, body, blen); /* may be cut short by an early 413 */
-    size_t used = 0;
-    ssize_t r;
-    while (used + 1 < resp_size
-        && (r = read(fd, resp + used, resp_size - 1 - used)) > 0)
-        used += (size_t)r;
-    resp[used] = '\0';
-    close(fd);
-    int status = 0;
-    ck_assert_int_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1);
+    int status = test_http(
+        tlm__http_port(srv), method, path, headers, body, resp, resp_size);
+    ck_assert_int_ne(status, 0);
     return status;
 }
 

@@ -3,6 +3,7 @@
  * bounded write queue, /readyz and /metrics, each against the real daemon
  * on a loopback port over plain sockets. */
 #include "http.h"
+#include "server_http.h"
 #include "server_keys.h"
 #include "rfc3339.h"
 #include "store.h"
@@ -82,64 +83,14 @@ teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-static int
-connect_server(void)
-{
-    struct sockaddr_in a
-        = {.sin_family = AF_INET, .sin_port = htons(tlm__http_port(srv))};
-    struct timeval tv = {10, 0}; /* a broken limit fails, never hangs */
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
-}
-
-/* Reads until the peer closes; returns the bytes read (-1: timeout). */
-static long
-read_all(int fd, char *resp, size_t size)
-{
-    size_t used = 0;
-    ssize_t r = 0;
-    while (used + 1 < size) {
-        r = read(fd, resp + used, size - 1 - used);
-        if (r <= 0)
-            break;
-        used += (size_t)r;
-    }
-    resp[used] = '\0';
-    return r < 0 && used == 0 ? -1 : (long)used;
-}
-
-static int
-status_of(const char *resp)
-{
-    int status = 0;
-    if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
-        return 0;
-    return status;
-}
-
 /* One request on its own connection (Connection: close); the status, 0 when
  * the server closed without answering. */
 static int
 http(const char *method, const char *path, const char *headers,
     const char *body, char *resp, size_t resp_size)
 {
-    int fd = connect_server();
-    size_t blen = body != NULL ? strlen(body) : 0;
-    static char head[32768];
-    int n = snprintf(head, sizeof(head),
-        "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-        "Content-Length: %zu\r\n\r\n",
-        method, path, headers, blen);
-    ck_assert_int_eq(write(fd, head, (size_t)n), n);
-    if (blen > 0)
-        (void)!write(fd, body, blen);
-    read_all(fd, resp, resp_size);
-    close(fd);
-    return status_of(resp);
+    return test_http(
+        tlm__http_port(srv), method, path, headers, body, resp, resp_size);
 }
 
 /* A request event with id number n and the given timestamp. */
@@ -354,9 +305,9 @@ START_TEST(limits_idle_connection_times_out)
     char r[256];
     o.connection_timeout_s = 1;
     start(o);
-    int fd = connect_server();
+    int fd = test_http_connect(tlm__http_port(srv));
     /* Closed by the server (0 bytes), not by our 10 s receive timeout. */
-    ck_assert_int_eq(read_all(fd, r, sizeof(r)), 0);
+    ck_assert_int_eq(test_http_read_all(fd, r, sizeof(r)), 0);
     close(fd);
 }
 END_TEST
@@ -400,7 +351,7 @@ START_TEST(limits_slowloris_headers_closed)
     char r[1024];
     o.connection_timeout_s = 1;
     start(o);
-    int fd = connect_server();
+    int fd = test_http_connect(tlm__http_port(srv));
     /* Half the headers, then nothing: the line is never finished. */
     send_text(fd,
         "POST /v1/batch HTTP/1.1\r\nHost: t\r\n"
@@ -409,7 +360,7 @@ START_TEST(limits_slowloris_headers_closed)
     ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
     ck_assert_msg(closed_by_server(fd, r, sizeof(r)),
         "a stalled header must be cut by connection_timeout_seconds");
-    ck_assert_int_ne(status_of(r), 200);
+    ck_assert_int_ne(test_http_status(r), 200);
     close(fd);
     ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
 }
@@ -421,7 +372,7 @@ START_TEST(limits_stalled_body_closed)
     char r[1024];
     o.connection_timeout_s = 1;
     start(o);
-    int fd = connect_server();
+    int fd = test_http_connect(tlm__http_port(srv));
     /* Complete headers announcing 1000 bytes, then 10 of them and a stall. */
     send_text(fd,
         "POST /v1/batch HTTP/1.1\r\nHost: t\r\n"
@@ -430,7 +381,7 @@ START_TEST(limits_stalled_body_closed)
     ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
     ck_assert_msg(closed_by_server(fd, r, sizeof(r)),
         "a stalled body must be cut by connection_timeout_seconds");
-    ck_assert_int_ne(status_of(r), 200);
+    ck_assert_int_ne(test_http_status(r), 200);
     close(fd);
     /* Nothing of the cut batch was stored. */
     ck_assert_int_eq(http("GET", "/metrics", "", NULL, r, sizeof(r)), 200);
@@ -450,7 +401,7 @@ START_TEST(limits_chunked_over_cap_discarded)
     start(o);
     memset(chunk, ' ', sizeof(chunk) - 1);
     chunk[sizeof(chunk) - 1] = '\0';
-    int fd = connect_server();
+    int fd = test_http_connect(tlm__http_port(srv));
     send_text(fd,
         "POST /v1/batch HTTP/1.1\r\nHost: t\r\n"
         "Authorization: Bearer ingest-key\r\n"
@@ -464,7 +415,7 @@ START_TEST(limits_chunked_over_cap_discarded)
     send_text(fd, "0\r\n\r\n");
     ck_assert(closed_by_server(fd, r, sizeof(r)));
     close(fd);
-    ck_assert_int_eq(status_of(r), 413);
+    ck_assert_int_eq(test_http_status(r), 413);
     ck_assert_ptr_nonnull(strstr(r, "(max_body_bytes)"));
     ck_assert_ptr_nonnull(strstr(r, "Connection: close"));
     ck_assert_int_eq(http("GET", "/healthz", "", NULL, r, sizeof(r)), 200);
@@ -481,13 +432,13 @@ static int
 held_connection(void)
 {
     char r[1024];
-    int fd = connect_server();
+    int fd = test_http_connect(tlm__http_port(srv));
     const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     ck_assert_int_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
     ssize_t n = read(fd, r, sizeof(r) - 1);
     ck_assert_int_gt(n, 0);
     r[n] = '\0';
-    ck_assert_int_eq(status_of(r), 200);
+    ck_assert_int_eq(test_http_status(r), 200);
     return fd;
 }
 
@@ -499,13 +450,13 @@ check_third_refused(void)
     int a = held_connection(), b = held_connection();
     struct timeval tv = {1, 0};
     char r[1024];
-    int c = connect_server();
+    int c = test_http_connect(tlm__http_port(srv));
     const char req[]
         = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     (void)!write(c, req, sizeof(req) - 1);
-    read_all(c, r, sizeof(r));
-    ck_assert_int_eq(status_of(r), 0);
+    test_http_read_all(c, r, sizeof(r));
+    ck_assert_int_eq(test_http_status(r), 0);
     close(c);
     close(a);
     close(b);

@@ -7,6 +7,7 @@
  * TLM_TEST_SOURCE_ROOT names the source tree. */
 #include "config.h"
 #include "http.h"
+#include "server_http.h"
 #include "server_keys.h"
 #include "store.h"
 
@@ -221,32 +222,9 @@ static int
 http(const char *method, const char *path, const char *headers, char *resp,
     size_t resp_size)
 {
-    struct sockaddr_in a
-        = {.sin_family = AF_INET, .sin_port = htons(tlm__http_port(srv))};
-    struct timeval tv = {20, 0}; /* a hang guard, not a measurement */
-    const char *body = strcmp(method, "GET") == 0 ? "" : "{}";
-    char req[2048];
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int n = snprintf(req, sizeof(req),
-        "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-        "Content-Length: %zu\r\n\r\n%s",
-        method, path, headers, strlen(body), body);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
-    size_t used = 0;
-    ssize_t r;
-    while (used + 1 < resp_size
-        && (r = read(fd, resp + used, resp_size - 1 - used)) > 0)
-        used += (size_t)r;
-    resp[used] = '\0';
-    close(fd);
-    int status = 0;
-    if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
-        return 0;
-    return status;
+    const char *body = strcmp(method, "GET") == 0 ? NULL : "{}";
+    return test_http(
+        tlm__http_port(srv), method, path, headers, body, resp, resp_size);
 }
 
 static bool
