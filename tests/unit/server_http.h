@@ -63,8 +63,8 @@ test_http_status(const char *resp)
  * the whole response in resp. The body may be cut short by the server
  * (an early 413): its write is not checked. */
 static inline int
-test_http(int port, const char *method, const char *path,
-    const char *headers, const char *body, char *resp, size_t resp_size)
+test_http(int port, const char *method, const char *path, const char *headers,
+    const char *body, char *resp, size_t resp_size)
 {
     static _Thread_local char head[32768];
     size_t blen = body != NULL ? strlen(body) : 0;
