@@ -7,6 +7,7 @@
 
 #include "http_internal.h"
 #include "json_util.h"
+#include "static_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,54 +70,6 @@ tlm__admin_page_find(const char *url)
     return NULL;
 }
 
-static const char *
-content_type(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (dot != NULL && strcmp(dot, ".html") == 0)
-        return "text/html; charset=utf-8";
-    if (dot != NULL && strcmp(dot, ".js") == 0)
-        return "text/javascript; charset=utf-8";
-    if (dot != NULL && strcmp(dot, ".css") == 0)
-        return "text/css; charset=utf-8";
-    return "application/octet-stream";
-}
-
-/* Whether the client's If-None-Match lists etag (or is "*"). */
-static bool
-not_modified(struct MHD_Connection *c, const char *etag)
-{
-    const char *inm = MHD_lookup_connection_value(
-        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    size_t n = strlen(etag);
-    if (inm == NULL)
-        return false;
-    if (strcmp(inm, "*") == 0)
-        return true;
-    for (const char *p = strstr(inm, etag); p != NULL;
-         p = strstr(p + 1, etag)) {
-        char after = p[n];
-        if (after == '\0' || after == ',' || after == ' ')
-            return true;
-    }
-    return false;
-}
-
-/* A NUL-terminated copy of f's bytes for tlm__http_queue_headers (the
- * files are text with no NUL inside: fetch-vendor.sh refuses a bundle
- * that has one). */
-static char *
-body_copy(const struct tlm__portal_file *f, bool empty)
-{
-    size_t n = empty ? 0 : f->size;
-    char *b = malloc(n + 1);
-    if (b != NULL) {
-        memcpy(b, f->data, n);
-        b[n] = '\0';
-    }
-    return b;
-}
-
 enum MHD_Result
 tlm__admin_page_serve(
     struct MHD_Connection *c, const char *url, const char *method)
@@ -130,7 +83,7 @@ tlm__admin_page_serve(
     f = tlm__admin_page_find(url);
     if (f == NULL)
         return tlm__http_error(c, MHD_HTTP_NOT_FOUND, "no such dashboard file");
-    fresh = not_modified(c, f->etag);
+    fresh = tlm__static_not_modified(c, f->etag);
     const char *const headers[] = {
         MHD_HTTP_HEADER_CACHE_CONTROL,
         "no-cache",
@@ -145,6 +98,7 @@ tlm__admin_page_serve(
         NULL,
     };
     return tlm__http_queue_headers(c,
-        fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, body_copy(f, fresh),
-        content_type(f->name), headers);
+        fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK,
+        tlm__static_body_copy(f, fresh), tlm__static_content_type(f->name),
+        headers);
 }

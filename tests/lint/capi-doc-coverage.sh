@@ -19,19 +19,7 @@ for f in "$header" "$doc"; do
     fi
 done
 
-# As uninit-coverage.sh: declarations span lines, so join each one (from
-# TLM_API to its ';') into one line, then take the identifier before the
-# first '('.
-names=$(awk '
-    /^TLM_API/ { decl = ""; open = 1 }
-    open { decl = decl " " $0 }
-    open && /;/ {
-        open = 0
-        sub(/\(.*/, "", decl)
-        n = split(decl, w, /[ *]+/)
-        print w[n]
-    }
-' "$header" | sort -u)
+names=$("$(dirname "$0")/api-names.sh" "$header")
 
 if [ -z "$names" ]; then
     echo "capi-doc-coverage.sh: no TLM_API function found in $header" >&2
