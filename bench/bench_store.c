@@ -115,12 +115,45 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The analytics applier alone: its rows dropped and its cursor put back
+ * to 0, then one tlm__store_analytics_sync folds the whole set again.
+ * Returns seconds (-1 on failure), *cpu the process CPU seconds. */
+static double
+refold(struct tlm__store *st, const char *path, double *cpu)
+{
+    sqlite3 *db = NULL;
+    double t0, c0;
+    if (sqlite3_open(path, &db) != SQLITE_OK
+        || must(db,
+               sqlite3_exec(db,
+                   "DELETE FROM rollups; DELETE FROM workflow_counts;"
+                   " DELETE FROM user_paths;"
+                   " UPDATE analytics_cursor SET seq = 0;",
+                   NULL, NULL, NULL),
+               "refold")
+            != 0) {
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_close(db);
+    t0 = (double)bench_mono_ns() / 1e9;
+    c0 = bench_cpu_seconds(RUSAGE_SELF);
+    if (tlm__store_analytics_sync(st) != 0)
+        return -1;
+    *cpu = bench_cpu_seconds(RUSAGE_SELF) - c0;
+    return (double)bench_mono_ns() / 1e9 - t0;
+}
+
 /* (b) The store API: batches of BATCH, one transaction each, every receipt
  * checked (all accepted), then the whole set again (all duplicates, timed
- * separately). Closing (the final checkpoint) is timed apart as well. */
+ * separately). *apply_secs: what the analytics applier still had to do
+ * when the last batch returned (tlm__store_analytics_sync right after it);
+ * *fold_secs and *fold_cpu: the applier folding the whole set alone
+ * (refold). Closing (the final checkpoint) is timed apart as well. */
 static double
 run_store(const char *path, double *bytes, double *cpu, double *p99_ms,
-    double *dup_secs, double *close_secs)
+    double *dup_secs, double *apply_secs, double *fold_secs, double *fold_cpu,
+    double *close_secs)
 {
     char url[600], err[256] = "";
     struct tlm__store *st = NULL;
@@ -160,6 +193,9 @@ run_store(const char *path, double *bytes, double *cpu, double *p99_ms,
         double el = (double)bench_mono_ns() / 1e9 - t0;
         if (pass == 0) {
             secs = el;
+            if (tlm__store_analytics_sync(st) != 0)
+                goto out;
+            *apply_secs = (double)bench_mono_ns() / 1e9 - t0 - el;
             *cpu = bench_cpu_seconds(RUSAGE_SELF) - c0;
             qsort(lat, nb, sizeof(*lat), cmp_double);
             *p99_ms = lat[(size_t)(0.99 * (double)(nb - 1) + 0.5)];
@@ -167,6 +203,8 @@ run_store(const char *path, double *bytes, double *cpu, double *p99_ms,
             *dup_secs = el;
         }
     }
+    if ((*fold_secs = refold(st, path, fold_cpu)) <= 0)
+        goto out;
     t0 = (double)bench_mono_ns() / 1e9;
     tlm__store_close(st);
     st = NULL;
@@ -194,10 +232,13 @@ enum {
     C_STORE_B,
     C_DUPS,
     C_P99,
+    C_APPLIED,
+    C_FOLD,
+    C_FOLD_US,
     C_CLOSE,
     C_SRV
 };
-enum { S_EVS, S_RATIO, S_P99, S_US, S_N };
+enum { S_EVS, S_RATIO, S_P99, S_US, S_APPLIED, S_N };
 #define MAX_CONN_COLS 2
 #define N_COLS (C_SRV + S_N * MAX_CONN_COLS)
 
@@ -217,11 +258,15 @@ static const struct col cols[C_SRV + S_N] = {
     {"store_B", NULL, 8, 0},
     {"dups_ev/s", NULL, 10, 0},
     {"p99_ms", NULL, 7, 2},
+    {"appl_ev/s", NULL, 10, 0},
+    {"fold_ev/s", NULL, 10, 0},
+    {"fold_us", NULL, 7, 2},
     {"close_s", NULL, 7, 3},
     {"srv", "_ev/s", 10, 0},
     {"x_base", NULL, 6, 2},
     {"s", "_p99", 7, 2},
     {"s", "_us", 6, 2},
+    {"s", "_appl", 8, 0},
 };
 
 static void
@@ -259,9 +304,11 @@ run_once(const char *path, const char *server, const char *dir,
     const int *conns, int n_conns, double *v)
 {
     double n = (double)n_events;
-    double bb = 0, sb = 0, dups = 0, bc = 0, sc = 0;
+    double bb = 0, sb = 0, dups = 0, bc = 0, sc = 0, apply = 0, fold = 0;
+    double fold_cpu = 0;
     double tb = run_baseline(path, &bb, &bc);
-    double ts = run_store(path, &sb, &sc, &v[C_P99], &dups, &v[C_CLOSE]);
+    double ts = run_store(path, &sb, &sc, &v[C_P99], &dups, &apply, &fold,
+        &fold_cpu, &v[C_CLOSE]);
     char db[600], file[560];
 
     if (tb <= 0 || ts <= 0)
@@ -274,16 +321,22 @@ run_once(const char *path, const char *server, const char *dir,
     v[C_BASE_B] = bb / n;
     v[C_STORE_B] = sb / n;
     v[C_DUPS] = n / dups;
+    v[C_APPLIED] = n / (ts + apply);
+    v[C_FOLD] = n / fold;
+    v[C_FOLD_US] = fold_cpu * 1e6 / n;
     snprintf(file, sizeof(file), "%s/server.db", dir);
     snprintf(db, sizeof(db), "sqlite:%s", file);
     for (int j = 0; j < n_conns; j++) {
         double *s = &v[C_SRV + S_N * j];
         remove_db(file);
-        double tv = run_server(server, db, dir, conns[j], &s[S_P99], &s[S_US]);
+        double catchup = 0;
+        double tv = run_server(
+            server, db, dir, conns[j], &s[S_P99], &s[S_US], &catchup);
         remove_db(file);
         if (tv <= 0)
             return -1;
         s[S_EVS] = n / tv;
+        s[S_APPLIED] = n / (tv + catchup);
         s[S_RATIO] = s[S_EVS] / v[C_BASE];
     }
     return 0;

@@ -420,7 +420,8 @@ main(int argc, char **argv)
         return 1;
     int rc = 0;
     for (int r = 0; r < repeats && rc == 0; r++) {
-        double bc = 0, dups = 0, cpu = 0, np99 = 0, ndups = 0, tb, ts = -1;
+        double bc = 0, dups = 0, cpu = 0, catchup = 0, np99 = 0, ndups = 0, tb,
+               ts = -1;
         double tn = -1;
         double tv;
         tb = fresh_db(name, db, sizeof(db)) == 0 ? run_baseline(db, &bc) : -1;
@@ -436,7 +437,7 @@ main(int argc, char **argv)
                 tn = t;
         }
         tv = fresh_db(name, db, sizeof(db)) == 0
-            ? run_server(server, db, dir, conns, &vp99[r], &cpu)
+            ? run_server(server, db, dir, conns, &vp99[r], &cpu, &catchup)
             : -1;
         if (tb <= 0 || ts <= 0 || tn <= 0 || tv <= 0) {
             rc = 1;

@@ -3,6 +3,8 @@
  * one pass over rollup rows. Never touches a database or the network. */
 #include "rollup.h"
 
+#include "str_cmp.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,26 +45,28 @@ struct keyed {
     size_t i; /* the event */
 };
 
+/* Interned strings (b->interned) are ordered by address. */
 static int
-cmp_keyed(const void *a, const void *b)
+cmp_keyed(const void *a, const void *b, void *interned)
 {
     const struct keyed *x = a, *y = b;
+    bool in = *(const bool *)interned;
     int c;
     if (x->t_ms != y->t_ms)
         return x->t_ms < y->t_ms ? -1 : 1;
-    if ((c = strcmp(x->env, y->env)) != 0)
+    if ((c = tlm__str_order(x->env, y->env, in)) != 0)
         return c;
-    if ((c = strcmp(x->endpoint, y->endpoint)) != 0)
+    if ((c = tlm__str_order(x->endpoint, y->endpoint, in)) != 0)
         return c;
     if (x->cls != y->cls)
         return x->cls < y->cls ? -1 : 1;
-    return strcmp(x->tier, y->tier);
+    return tlm__str_order(x->tier, y->tier, in);
 }
 
 static bool
-same_key(const struct keyed *x, const struct keyed *y)
+same_key(const struct keyed *x, const struct keyed *y, bool interned)
 {
-    return cmp_keyed(x, y) == 0;
+    return cmp_keyed(x, y, &interned) == 0;
 }
 
 static int
@@ -83,20 +87,84 @@ add_event(struct tlm__rollup_row *r, const struct tlm__event *ev)
     return 0;
 }
 
+static uint64_t
+row_hash(const struct keyed *k)
+{
+    uint64_t h = tlm__hash_mix(0, (uint64_t)k->t_ms);
+    h = tlm__hash_mix(h, (uint64_t)(uintptr_t)k->env);
+    h = tlm__hash_mix(h, (uint64_t)(uintptr_t)k->endpoint);
+    h = tlm__hash_mix(h, (uint64_t)k->cls);
+    return tlm__hash_mix(h, (uint64_t)(uintptr_t)k->tier);
+}
+
+/* Interned strings: rows found through a hash of the key's pointers, in
+ * one pass and first-seen order (each row is its own upsert, so order
+ * does not matter). -1 when out of memory. */
+static int
+collect_interned(const struct tlm__store_batch *b, struct tlm__rollup_set *out)
+{
+    size_t n_slots = tlm__hash_slots(b->n_events);
+    size_t *slots = calloc(n_slots, sizeof(*slots)); /* row + 1 */
+    int rc = -1;
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < b->n_events; i++) {
+        const struct tlm__event *ev = &b->events[i].ev;
+        if (b->events[i].duplicate)
+            continue;
+        struct keyed k = {floor_to(ev->ts_ms, TLM_ROLLUP_MINUTE_MS),
+            str_or_empty(ev->environment), str_or_empty(ev->endpoint),
+            str_or_empty(ev->access_tier), status_class(ev), i};
+        size_t j = row_hash(&k) & (n_slots - 1);
+        struct tlm__rollup_row *r = NULL;
+        for (; slots[j] != 0; j = (j + 1) & (n_slots - 1)) {
+            struct tlm__rollup_row *x = &out->rows[slots[j] - 1];
+            if (x->t_ms == k.t_ms && x->environment == k.env
+                && x->endpoint == k.endpoint && x->tier == k.tier
+                && x->status_class == k.cls) {
+                r = x;
+                break;
+            }
+        }
+        if (r == NULL) {
+            r = &out->rows[out->n++];
+            r->t_ms = k.t_ms;
+            r->environment = k.env;
+            r->endpoint = k.endpoint;
+            r->tier = k.tier;
+            r->status_class = k.cls;
+            slots[j] = out->n;
+        }
+        if (add_event(r, ev) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(slots);
+    return rc;
+}
+
 int
 tlm__rollup_collect(
     const struct tlm__store_batch *b, struct tlm__rollup_set *out)
 {
     struct keyed *k = NULL;
     size_t n = 0;
+    bool interned = b->interned;
     int rc = -1;
     out->rows = NULL;
     out->n = 0;
     if (b->n_events == 0)
         return 0;
-    k = malloc(b->n_events * sizeof(*k));
     out->rows = calloc(b->n_events, sizeof(*out->rows));
-    if (k == NULL || out->rows == NULL)
+    if (out->rows == NULL)
+        goto out;
+    if (interned) {
+        rc = collect_interned(b, out);
+        goto out;
+    }
+    k = malloc(b->n_events * sizeof(*k));
+    if (k == NULL)
         goto out;
     for (size_t i = 0; i < b->n_events; i++) {
         const struct tlm__event *ev = &b->events[i].ev;
@@ -108,10 +176,10 @@ tlm__rollup_collect(
         n++;
     }
     if (n > 1)
-        qsort(k, n, sizeof(*k), cmp_keyed);
+        qsort_r(k, n, sizeof(*k), cmp_keyed, &interned);
     for (size_t i = 0; i < n; i++) {
         struct tlm__rollup_row *r;
-        if (i == 0 || !same_key(&k[i - 1], &k[i])) {
+        if (i == 0 || !same_key(&k[i - 1], &k[i], interned)) {
             r = &out->rows[out->n++];
             r->t_ms = k[i].t_ms;
             r->environment = k[i].env;

@@ -37,8 +37,9 @@ struct tlm__rollup_set {
     size_t n;
 };
 
-/* Aggregates b's non-duplicate events into minute rows. Returns 0 or -1
- * (out of memory; out is then empty). */
+/* Aggregates b's non-duplicate events into minute rows, in key order
+ * (first-seen order when b->interned: grouped by pointer). Returns 0 or
+ * -1 (out of memory; out is then empty). */
 int tlm__rollup_collect(
     const struct tlm__store_batch *b, struct tlm__rollup_set *out);
 void tlm__rollup_set_free(struct tlm__rollup_set *s);

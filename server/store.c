@@ -133,6 +133,12 @@ tlm__store_rollup_purge(
     return st->ops->rollup_purge(st, before_ms, removed);
 }
 
+int
+tlm__store_analytics_sync(struct tlm__store *st)
+{
+    return st->ops->analytics_sync != NULL ? st->ops->analytics_sync(st) : 0;
+}
+
 void
 tlm__store_close(struct tlm__store *st)
 {

@@ -58,8 +58,14 @@ struct tlm__store_batch {
      * this policy (NULL: the defaults) and counted in alerts_raised. */
     const struct tlm__alert_policy *alerts;
     size_t alerts_raised;
+    /* Set by the SQLite analytics applier on the events it read back: equal
+     * strings are the same pointer (str_cmp.h), so the rollup and workflow
+     * sorts group by address instead of comparing text. */
+    bool interned;
     /* Benchmarks only: store the batch without updating the analytics
-     * rollups (the baseline that measures what they cost). */
+     * rollups (the baseline that measures what they cost). On SQLite it
+     * moves the analytics cursor past every event stored, so set it on
+     * all of a store's batches or none. */
     bool skip_rollups;
 };
 
@@ -347,6 +353,10 @@ struct tlm__store_ops {
      * before before_ms; NULL for a backend without it. */
     int (*rollup_purge)(
         struct tlm__store *st, int64_t before_ms, uint64_t *removed);
+    /* Folds every committed event into the analytics now, for a backend
+     * that applies them behind a cursor (SQLite); NULL when each batch
+     * applies its own. */
+    int (*analytics_sync)(struct tlm__store *st);
     void (*close)(struct tlm__store *st);
 };
 
@@ -448,6 +458,10 @@ int tlm__store_report_run_get(struct tlm__store *st, const char *report_id,
 /* 1 when the backend keeps no rollups (or cannot purge them yet). */
 int tlm__store_rollup_purge(
     struct tlm__store *st, int64_t before_ms, uint64_t *removed);
+/* Every event committed so far is in the rollups and workflows when this
+ * returns 0 (the analytics reads do it themselves; benchmarks and tools
+ * call it to measure or wait for the applier). */
+int tlm__store_analytics_sync(struct tlm__store *st);
 
 void tlm__store_close(struct tlm__store *st);
 void tlm__dash_result_free(struct tlm__dash_result *r);

@@ -260,14 +260,25 @@ static const char *const migrations[] = {
     tlm__sqlite_rollup_migration,
     /* 9: stored runs of saved reports (store_sqlite_reports.c). */
     tlm__sqlite_reports_migration,
+    /* 10: analytics applied behind a cursor, off the ingest transaction
+     * (store_sqlite_applier.c); the columns it reads instead of parsing
+     * payloads. Everything stored before is already in the analytics. */
+    ("ALTER TABLE events ADD COLUMN user_id TEXT;"
+     "ALTER TABLE events ADD COLUMN access_tier TEXT;"
+     "CREATE TABLE analytics_cursor ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " seq INTEGER NOT NULL);"
+     "INSERT INTO analytics_cursor(id, seq)"
+     " SELECT 1, COALESCE(MAX(seq), 0) FROM events;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define EVENT_COLS 10
+#define EVENT_COLS 12
 #define EVENT_INSERT_HEAD                                                      \
     "INSERT INTO events(id, type, ts_ms, received_ms, environment, "           \
-    "endpoint, status, response_time_ms, sample_rate, payload) VALUES"
+    "endpoint, status, response_time_ms, sample_rate, payload, user_id, "      \
+    "access_tier) VALUES"
 
 /* Rows per INSERT statement; a batch is cut greedily into these. */
 #define MAX_CHUNK_ROWS 64
@@ -482,6 +493,7 @@ static void *
 checkpointer(void *arg)
 {
     struct sqlite_store *st = arg;
+    pthread_setname_np(pthread_self(), "tlm-checkpoint");
     for (;;) {
         int log = 0, done = 0;
         pthread_mutex_lock(&st->ckpt_lock);
@@ -610,6 +622,12 @@ static int sqlite_rollup_compact(struct tlm__store *base,
     int64_t minute_before_ms, int64_t hour_before_ms, uint64_t *folded);
 static void sqlite_close(struct tlm__store *base);
 
+static int
+sqlite_analytics_sync(struct tlm__store *base)
+{
+    return tlm__sqlite_analytics_sync((struct sqlite_store *)base);
+}
+
 static const struct tlm__store_ops sqlite_ops = {
     .name = "sqlite",
     .insert_batch = sqlite_insert_batch,
@@ -645,6 +663,7 @@ static const struct tlm__store_ops sqlite_ops = {
     .report_runs_list = tlm__sqlite_report_runs_list,
     .report_run_get = tlm__sqlite_report_run_get,
     .rollup_purge = tlm__sqlite_rollup_purge,
+    .analytics_sync = sqlite_analytics_sync,
     .close = sqlite_close,
 };
 
@@ -662,8 +681,12 @@ tlm__store_sqlite_open(
     pthread_mutex_init(&st->rlock, NULL);
     pthread_mutex_init(&st->ckpt_lock, NULL);
     pthread_cond_init(&st->ckpt_cond, NULL);
+    pthread_mutex_init(&st->apply_run, NULL);
+    pthread_mutex_init(&st->apply_lock, NULL);
+    pthread_cond_init(&st->apply_cond, NULL);
     if (setup_writer(st, path, err, err_size) != 0
-        || start_checkpointer(st, path, err, err_size) != 0)
+        || start_checkpointer(st, path, err, err_size) != 0
+        || tlm__sqlite_applier_start(st, path, err, err_size) != 0)
         goto fail;
     if (open_conn(path, SQLITE_OPEN_READONLY, &st->rdb, err, err_size) != 0
         || tlm__sqlite_prepare_queries(st, err, err_size) != 0)
@@ -707,6 +730,8 @@ sqlite_close(struct tlm__store *base)
     sqlite3_stmt *w[] = {st->begin, st->commit, st->rollback, st->find_row,
         st->ins_bad, st->ins_batch, st->ins_events[0], st->ins_events[1],
         st->ins_events[2], st->ins_events[3]};
+    tlm__sqlite_applier_stop(st);
+    tlm__sqlite_applier_close(st);
     stop_checkpointer(st);
     tlm__sqlite_finalize_queries(st);
     tlm__sqlite_rollup_finalize(st->wdb);
@@ -721,6 +746,9 @@ sqlite_close(struct tlm__store *base)
     pthread_mutex_destroy(&st->rlock);
     pthread_mutex_destroy(&st->ckpt_lock);
     pthread_cond_destroy(&st->ckpt_cond);
+    pthread_mutex_destroy(&st->apply_run);
+    pthread_mutex_destroy(&st->apply_lock);
+    pthread_cond_destroy(&st->apply_cond);
     free(st);
 }
 
@@ -770,6 +798,8 @@ bind_event(sqlite3_stmt *s, int base, int64_t received_ms,
         sqlite3_bind_null(s, base + 8);
     sqlite3_bind_double(s, base + 9, ev->sample_rate);
     bind_slice(s, base + 10, e->payload, e->payload_len);
+    bind_text(s, base + 11, ev->user_id);
+    bind_text(s, base + 12, ev->access_tier);
 }
 
 /* Marks which of the n events of a chunk were duplicates when the chunk
@@ -816,6 +846,12 @@ insert_chunk(struct sqlite_store *st, size_t k, int64_t received_ms,
     if (rc != SQLITE_DONE)
         return -1;
     int64_t inserted = sqlite3_changes(st->wdb);
+    if (inserted > 0) {
+        st->stored_seq = sqlite3_last_insert_rowid(st->wdb);
+        if (st->batch_first == 0)
+            st->batch_first = st->stored_seq - inserted + 1;
+        st->batch_last = st->stored_seq;
+    }
     if ((size_t)inserted == n) {
         for (size_t i = 0; i < n; i++)
             ev[i].duplicate = false;
@@ -886,6 +922,8 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
     size_t *accepted, size_t *duplicates)
 {
     bool resend;
+    st->batch_first = 0;
+    st->batch_last = 0;
     if (insert_header(st->ins_batch, b) != 0)
         return -1;
     resend = sqlite3_changes(st->wdb) == 0;
@@ -903,9 +941,8 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
     }
     if (tlm__sqlite_errors_apply(st->wdb, b) != 0)
         return -1;
-    if (tlm__sqlite_workflow_apply(st->wdb, b) != 0)
-        return -1;
-    return b->skip_rollups ? 0 : tlm__sqlite_rollup_apply(st->wdb, b);
+    /* Rollups and workflows follow behind the analytics cursor. */
+    return b->skip_rollups ? tlm__sqlite_analytics_skip(st) : 0;
 }
 
 static int
@@ -916,26 +953,34 @@ sqlite_insert_batch(struct tlm__store *base, struct tlm__store_batch *b,
     int rc = -1;
     *accepted = 0;
     *duplicates = 0;
+    char why[256] = "";
+    bool behind = false;
     pthread_mutex_lock(&st->wlock);
     if (step_once(st->begin) != 0)
         goto out;
-    if (write_batch(st, b, accepted, duplicates) != 0) {
-        step_once(st->rollback);
-        goto out;
-    }
-    if (step_once(st->commit) != 0) {
+    if (write_batch(st, b, accepted, duplicates) != 0
+        || step_once(st->commit) != 0) {
+        /* The reason, before the rollback replaces it. */
+        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(st->wdb));
         step_once(st->rollback);
         goto out;
     }
     rc = 0;
+    /* One transaction appending: its new events have consecutive seqs. */
+    if (!b->skip_rollups && st->batch_first > 0
+        && st->batch_last - st->batch_first + 1 == (int64_t)*accepted)
+        tlm__sqlite_applier_handoff(st, b, st->batch_first, *accepted);
+    behind = tlm__sqlite_applier_note(st);
 out:
     if (rc != 0) {
         fprintf(stderr, "telemetry-server: sqlite write failed: %s\n",
-            sqlite3_errmsg(st->wdb));
+            why[0] != '\0' ? why : sqlite3_errmsg(st->wdb));
         *accepted = 0;
         *duplicates = 0;
     }
     pthread_mutex_unlock(&st->wlock);
+    if (behind)
+        tlm__sqlite_applier_catch_up(st);
     return rc;
 }
 
@@ -945,6 +990,8 @@ sqlite_rollup_compact(struct tlm__store *base, int64_t minute_before_ms,
 {
     struct sqlite_store *st = (struct sqlite_store *)base;
     int rc;
+    if (tlm__sqlite_analytics_sync(st) != 0)
+        return -1;
     pthread_mutex_lock(&st->wlock);
     rc = tlm__sqlite_rollup_compact(
         st->wdb, minute_before_ms, hour_before_ms, folded);

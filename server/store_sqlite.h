@@ -39,6 +39,28 @@ struct sqlite_store {
     int ckpt_frames; /* WAL pages that ask for a checkpoint */
     sqlite3 *cdb;
 
+    /* The analytics applier (store_sqlite_applier.c): its thread, its read
+     * connection, apply_run held by whoever applies a window (lock order:
+     * apply_run, then wlock). The two seqs are this process's view, read
+     * and written with wlock held: the last event stored and the cursor
+     * as last seen. */
+    pthread_t apply_thread;
+    bool apply_started;
+    sqlite3 *adb;
+    pthread_mutex_t apply_run;
+    pthread_mutex_t apply_lock;
+    pthread_cond_t apply_cond;
+    bool apply_wanted;
+    bool apply_stop;
+    int64_t stored_seq;
+    int64_t applied_seq;
+    /* The seqs of the batch being written (wlock): its first and last new
+     * event, 0 when none yet. */
+    int64_t batch_first, batch_last;
+    /* Committed batches handed to the applier (apply_lock). */
+    struct tlm__sqlite_handoff *handoff_head, *handoff_tail;
+    size_t handoff_events;
+
     pthread_mutex_t rlock;
     sqlite3 *rdb;
     sqlite3_stmt *q_totals;
@@ -117,9 +139,51 @@ int tlm__sqlite_alerts_recent(struct tlm__store *base, int64_t from_ms,
     int64_t to_ms, const char *environment, size_t limit,
     struct tlm__alert_row **rows, size_t *n);
 
-/* store_sqlite_workflow.c: common workflows; apply runs inside a batch's
- * write transaction. */
-int tlm__sqlite_workflow_apply(sqlite3 *db, const struct tlm__store_batch *b);
+/* store_sqlite_applier.c: rollups and workflows follow the events behind
+ * the analytics cursor. start opens the applier's read connection, reads
+ * the cursor and starts the thread; stop joins it, applies what is left
+ * and closes the connection (safe when never started). */
+int tlm__sqlite_applier_start(
+    struct sqlite_store *st, const char *path, char *err, size_t err_size);
+void tlm__sqlite_applier_stop(struct sqlite_store *st);
+void tlm__sqlite_applier_close(struct sqlite_store *st);
+/* After a batch commits, wlock held: wakes the thread once enough events
+ * wait. True when the thread is too far behind: the caller then calls
+ * catch_up, after releasing wlock, before it answers. */
+bool tlm__sqlite_applier_note(struct sqlite_store *st);
+void tlm__sqlite_applier_catch_up(struct sqlite_store *st);
+/* After a batch commits, wlock held: hands its n_new stored events (seqs
+ * first_seq ..) to the applier in memory, so it need not read them back.
+ * Best effort: when the queue is full or memory short, it reads them. */
+void tlm__sqlite_applier_handoff(struct sqlite_store *st,
+    const struct tlm__store_batch *b, int64_t first_seq, size_t n_new);
+/* Before reading the analytics: applies every event committed so far.
+ * Takes apply_run and wlock itself (never call it holding wlock or
+ * rlock). -1 (logged) when a window could not be read or written: the
+ * dashboard then shows what was applied, the purge of events stops. */
+int tlm__sqlite_analytics_sync(struct sqlite_store *st);
+/* Inside a batch's write transaction (benchmarks, skip_rollups): moves
+ * the cursor past every event stored, so none of them is applied. */
+int tlm__sqlite_analytics_skip(struct sqlite_store *st);
+
+/* store_sqlite_workflow.c: common workflows over a run of stored events,
+ * in two steps so that the writer lock covers only the writes: plan reads
+ * the users' states on a read connection (in the caller's read
+ * transaction) and walks the events; write stores the new states and the
+ * counts inside the applier's write transaction. b's strings must outlive
+ * the plan. */
+struct tlm__sqlite_wf_plan;
+/* Interns s[0..len) into storage that outlives the plan; NULL when out of
+ * memory. Required when b->interned: the states read are interned too. */
+struct tlm__sqlite_interner {
+    const char *(*intern)(void *ctx, const unsigned char *s, size_t len);
+    void *ctx;
+};
+int tlm__sqlite_workflow_plan(sqlite3 *db, const struct tlm__store_batch *b,
+    const struct tlm__sqlite_interner *in, struct tlm__sqlite_wf_plan **out);
+int tlm__sqlite_workflow_write(
+    sqlite3 *db, const struct tlm__sqlite_wf_plan *p);
+void tlm__sqlite_workflow_plan_free(struct tlm__sqlite_wf_plan *p);
 int tlm__sqlite_workflows(struct tlm__store *base, int64_t from_ms,
     int64_t to_ms, const char *environment, struct tlm__workflow_result *out);
 

@@ -197,13 +197,19 @@ next_seq(sqlite3 *db, int64_t from, int64_t *received_ms)
 
 /* Walks events in seq (arrival) order, one chunk per transaction, deleting
  * those stamped before before_ms, and stops at rows that arrived after
- * before_ms + PURGE_SLACK_MS: no full-table scan under the writer lock. */
+ * before_ms + PURGE_SLACK_MS: no full-table scan under the writer lock.
+ * The newest event stays whatever its time: seq is SQLite's rowid (the
+ * highest plus one), and deleting the highest would hand its seq to the
+ * next event, behind the analytics cursor and /admin/events cursors. */
 int
 tlm__sqlite_purge(struct tlm__store *base, int64_t before_ms, uint64_t *removed)
 {
     struct sqlite_store *st = (struct sqlite_store *)base;
     int64_t from = 0;
     *removed = 0;
+    /* Events leave only once the analytics hold them. */
+    if (tlm__sqlite_analytics_sync(st) != 0)
+        return -1;
     for (;;) {
         int64_t received = 0, seq, n;
         pthread_mutex_lock(&st->wlock);
@@ -218,7 +224,7 @@ tlm__sqlite_purge(struct tlm__store *base, int64_t before_ms, uint64_t *removed)
         }
         n = run2(st->wdb,
             "DELETE FROM events WHERE seq >= ?1 AND seq < ?1 + " CHUNK_TEXT
-            " AND ts_ms < ?2",
+            " AND ts_ms < ?2 AND seq < (SELECT MAX(seq) FROM events)",
             seq, before_ms);
         pthread_mutex_unlock(&st->wlock);
         if (n < 0) {

@@ -127,6 +127,8 @@ tlm__sqlite_dashboard(struct tlm__store *base, const struct tlm__dash_query *q,
     struct sqlite_store *st = (struct sqlite_store *)base;
     int rc = -1;
     memset(out, 0, sizeof(*out));
+    /* On a failure (logged: a full disk) the figures are those applied. */
+    tlm__sqlite_analytics_sync(st);
     pthread_mutex_lock(&st->rlock);
     /* One read transaction: all figures come from the same snapshot. */
     if (sqlite3_exec(st->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)

@@ -245,6 +245,8 @@ tlm__sqlite_rollup_purge(
 {
     struct sqlite_store *st = (struct sqlite_store *)base;
     int rc;
+    if (tlm__sqlite_analytics_sync(st) != 0)
+        return -1;
     pthread_mutex_lock(&st->wlock);
     rc = tlm__sqlite_rollup_delete(st->wdb, before_ms, removed);
     if (rc != 0)

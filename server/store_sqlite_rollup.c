@@ -1,5 +1,6 @@
-/* SQLite backend, analytics rollups: the table (migration 7 and its
- * backfill), the upsert at ingest, compaction into hours and days, and the
+/* SQLite backend, analytics rollups: the table (migration 8 and its
+ * backfill), the upsert of a run of events (by the analytics applier,
+ * store_sqlite_applier.c), compaction into hours and days, and the
  * dashboard read. The dashboard never reads the events table. Writes run
  * only on the writer connection with the writer lock held. */
 #include "store_sqlite_rollup.h"
@@ -211,21 +212,17 @@ upsert(sqlite3_stmt *s, const struct tlm__rollup_row *r)
 }
 
 int
-tlm__sqlite_rollup_apply(sqlite3 *db, const struct tlm__store_batch *b)
+tlm__sqlite_rollup_write(sqlite3 *db, const struct tlm__rollup_set *set)
 {
-    struct tlm__rollup_set set;
     sqlite3_stmt *s;
     int rc = 0;
-    if (tlm__rollup_collect(b, &set) != 0)
+    if (set->n == 0)
+        return 0;
+    s = tlm__sqlite_cached(db, upsert_sql);
+    if (s == NULL)
         return -1;
-    if (set.n > 0) {
-        s = tlm__sqlite_cached(db, upsert_sql);
-        if (s == NULL)
-            rc = -1;
-        for (size_t i = 0; rc == 0 && i < set.n; i++)
-            rc = upsert(s, &set.rows[i]);
-    }
-    tlm__rollup_set_free(&set);
+    for (size_t i = 0; rc == 0 && i < set->n; i++)
+        rc = upsert(s, &set->rows[i]);
     return rc;
 }
 

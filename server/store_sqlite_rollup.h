@@ -3,6 +3,7 @@
 #ifndef TLM_SERVER_STORE_SQLITE_ROLLUP_H
 #define TLM_SERVER_STORE_SQLITE_ROLLUP_H
 
+#include "rollup.h"
 #include "store.h"
 
 #include <sqlite3.h>
@@ -16,9 +17,10 @@ extern const char tlm__sqlite_rollup_migration[];
  * counted as a request without latency) on db. Returns 0 or -1. */
 int tlm__sqlite_rollup_functions(sqlite3 *db);
 
-/* Inside a batch's write transaction (writer lock held): upserts the
- * batch's non-duplicate events into minute rollups. Returns 0 or -1. */
-int tlm__sqlite_rollup_apply(sqlite3 *db, const struct tlm__store_batch *b);
+/* Inside the analytics applier's write transaction (writer lock held):
+ * adds the rows of set (tlm__rollup_collect, computed before taking the
+ * lock) to the minute rollups. Returns 0 or -1. */
+int tlm__sqlite_rollup_write(sqlite3 *db, const struct tlm__rollup_set *set);
 
 /* Finalizes the writer statements this file cached on db. */
 void tlm__sqlite_rollup_finalize(sqlite3 *db);

@@ -1,9 +1,12 @@
-/* SQLite backend, common workflows: each batch's request events walk
- * their users' paths (workflow.c) from the user_paths table, inside the
- * batch's write transaction, and add to the per-day workflow_counts; the
- * dashboard reads the counts (never raw events). */
+/* SQLite backend, common workflows: the request events of each window the
+ * analytics applier folds (store_sqlite_applier.c, many batches at once)
+ * walk their users' paths (workflow.c) from the states in user_paths, read
+ * on the applier's own connection; the new states and the per-day
+ * workflow_counts are then written in the applier's write transaction.
+ * The dashboard reads the counts (never raw events). */
 #include "store_sqlite.h"
 
+#include "str_cmp.h"
 #include "workflow.h"
 
 #include <stdio.h>
@@ -33,8 +36,8 @@ column_dup(sqlite3_stmt *s, int i)
 static bool
 same_user(const struct tlm__store_event *a, const struct tlm__store_event *b)
 {
-    return strcmp(a->ev.environment, b->ev.environment) == 0
-        && strcmp(a->ev.user_id, b->ev.user_id) == 0;
+    return tlm__str_cmp(a->ev.environment, b->ev.environment) == 0
+        && tlm__str_cmp(a->ev.user_id, b->ev.user_id) == 0;
 }
 
 /* Users read and written per statement: one statement per CHUNK users
@@ -50,10 +53,30 @@ struct run {
 };
 
 static int
-cmp_user(const char *env, const char *user, const struct tlm__store_event *e)
+cmp_user(const char *env, const char *user, const struct tlm__store_event *e,
+    bool interned)
 {
-    int c = strcmp(env, e->ev.environment);
-    return c != 0 ? c : strcmp(user, e->ev.user_id);
+    int c = tlm__str_order(env, e->ev.environment, interned);
+    return c != 0 ? c : tlm__str_order(user, e->ev.user_id, interned);
+}
+
+/* A loaded string: interned when the events are, else an owned copy. */
+static const char *
+loaded(sqlite3_stmt *s, int i, const struct tlm__sqlite_interner *in,
+    char **owned, bool *oom)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    const char *r;
+    *owned = NULL;
+    if (t == NULL)
+        return NULL;
+    if (in != NULL)
+        r = in->intern(in->ctx, t, (size_t)sqlite3_column_bytes(s, i));
+    else
+        r = *owned = strdup((const char *)t);
+    if (r == NULL)
+        *oom = true;
+    return r;
 }
 
 /* "PREFIX(?,?),(?,?)...SUFFIX" with n groups of `group` parameters. */
@@ -107,11 +130,14 @@ chunk_done(sqlite3_stmt *s, size_t n)
 }
 
 /* Loads the states of runs r[0..n) (one environment, sorted by user):
- * one lookup of the primary key per user. */
+ * one lookup of the primary key per user. With an interner (the events'
+ * strings interned), the loaded strings are interned too. */
 static int
-load_states(
-    sqlite3 *db, const struct tlm__store_event **ev, struct run *r, size_t n)
+load_states(sqlite3 *db, const struct tlm__store_event **ev, struct run *r,
+    size_t n, const struct tlm__sqlite_interner *in)
 {
+    bool oom = false;
+    char *unused;
     sqlite3_stmt *s = chunk_stmt(db,
         "SELECT environment, user_id, prev, last,"
         " last_ts_ms FROM user_paths WHERE"
@@ -124,13 +150,21 @@ load_states(
     for (size_t i = 0; i < n; i++)
         sqlite3_bind_text(
             s, (int)i + 2, ev[r[i].first]->ev.user_id, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *env = (const char *)sqlite3_column_text(s, 0);
-        const char *user = (const char *)sqlite3_column_text(s, 1);
+    while (!oom && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *env, *user;
         size_t lo = 0, hi = n;
+        if (in != NULL) {
+            env = loaded(s, 0, in, &unused, &oom);
+            user = loaded(s, 1, in, &unused, &oom);
+        } else {
+            env = (const char *)sqlite3_column_text(s, 0);
+            user = (const char *)sqlite3_column_text(s, 1);
+        }
+        if (env == NULL || user == NULL)
+            continue;
         while (lo < hi) { /* binary search: the runs are sorted */
             size_t mid = (lo + hi) / 2;
-            int c = cmp_user(env, user, ev[r[mid].first]);
+            int c = cmp_user(env, user, ev[r[mid].first], in != NULL);
             if (c == 0) {
                 lo = mid;
                 break;
@@ -140,16 +174,14 @@ load_states(
             else
                 lo = mid + 1;
         }
-        if (lo >= n || cmp_user(env, user, ev[r[lo].first]) != 0)
+        if (lo >= n || cmp_user(env, user, ev[r[lo].first], in != NULL) != 0)
             continue;
         struct run *x = &r[lo];
-        x->prev = column_dup(s, 2);
-        x->last = column_dup(s, 3);
-        x->st.prev = x->prev;
-        x->st.last = x->last;
+        x->st.prev = loaded(s, 2, in, &x->prev, &oom);
+        x->st.last = loaded(s, 3, in, &x->last, &oom);
         x->st.last_ts_ms = sqlite3_column_int64(s, 4);
     }
-    rc = step == SQLITE_DONE ? 0 : -1;
+    rc = !oom && step == SQLITE_DONE ? 0 : -1;
 out:
     chunk_done(s, n);
     return rc;
@@ -221,73 +253,110 @@ out:
     return rc;
 }
 
-int
-tlm__sqlite_workflow_apply(sqlite3 *db, const struct tlm__store_batch *b)
+struct tlm__sqlite_wf_plan {
+    const struct tlm__store_event **ev; /* sorted by user, then time */
+    struct run *runs; /* one per user, its state after the walk */
+    size_t n_runs;
+    struct tlm__workflow_counts counts; /* merged */
+};
+
+void
+tlm__sqlite_workflow_plan_free(struct tlm__sqlite_wf_plan *p)
 {
-    const struct tlm__store_event **ev = NULL;
-    struct tlm__workflow_counts counts = {0};
-    struct run *runs = NULL;
-    size_t n, n_runs = 0;
+    if (p == NULL)
+        return;
+    for (size_t i = 0; p->runs != NULL && i < p->n_runs; i++) {
+        free(p->runs[i].prev);
+        free(p->runs[i].last);
+    }
+    free(p->runs);
+    free(p->counts.items);
+    free(p->ev);
+    free(p);
+}
+
+int
+tlm__sqlite_workflow_plan(sqlite3 *db, const struct tlm__store_batch *b,
+    const struct tlm__sqlite_interner *in, struct tlm__sqlite_wf_plan **out)
+{
+    struct tlm__sqlite_wf_plan *p = calloc(1, sizeof(*p));
+    size_t n;
     int rc = -1;
 
-    if (b->n_events == 0)
-        return 0;
-    ev = calloc(b->n_events, sizeof(*ev));
-    if (ev == NULL)
+    *out = NULL;
+    if (p == NULL || (b->interned && in == NULL)) {
+        free(p);
         return -1;
-    n = tlm__workflow_events(b, ev);
-    if (n == 0) {
-        free(ev);
+    }
+    if (b->n_events == 0) {
+        *out = p;
         return 0;
     }
-    counts.cap = 3 * n;
-    counts.items = calloc(counts.cap, sizeof(*counts.items));
-    runs = calloc(n, sizeof(*runs));
-    if (counts.items == NULL || runs == NULL)
+    p->ev = calloc(b->n_events, sizeof(*p->ev));
+    if (p->ev == NULL)
+        goto out;
+    n = tlm__workflow_events(b, p->ev);
+    p->counts.cap = 3 * n;
+    p->counts.interned = b->interned && in != NULL;
+    p->counts.items = calloc(p->counts.cap + 1, sizeof(*p->counts.items));
+    p->runs = calloc(n + 1, sizeof(*p->runs));
+    if (p->counts.items == NULL || p->runs == NULL)
         goto out;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && same_user(ev[i], ev[j]))
+        while (j < n && same_user(p->ev[i], p->ev[j]))
             j++;
-        runs[n_runs].first = i;
-        runs[n_runs++].n = j - i;
+        p->runs[p->n_runs].first = i;
+        p->runs[p->n_runs++].n = j - i;
         i = j;
     }
-    for (size_t k = 0, c; k < n_runs; k += c) {
+    for (size_t k = 0, c; k < p->n_runs; k += c) {
         /* A chunk: up to CHUNK users of one environment. */
-        for (c = 1; c < CHUNK && k + c < n_runs
-             && strcmp(ev[runs[k].first]->ev.environment,
-                    ev[runs[k + c].first]->ev.environment)
+        for (c = 1; c < CHUNK && k + c < p->n_runs
+             && tlm__str_cmp(p->ev[p->runs[k].first]->ev.environment,
+                    p->ev[p->runs[k + c].first]->ev.environment)
                  == 0;
              c++)
             ;
-        if (load_states(db, ev, runs + k, c) != 0)
+        if (load_states(
+                db, p->ev, p->runs + k, c, p->counts.interned ? in : NULL)
+            != 0)
             goto out;
         for (size_t i = k; i < k + c; i++)
-            tlm__workflow_walk(
-                &runs[i].st, ev + runs[i].first, runs[i].n, &counts);
-        if (store_states(db, ev, runs + k, c) != 0)
-            goto out;
+            tlm__workflow_walk(&p->runs[i].st, p->ev + p->runs[i].first,
+                p->runs[i].n, &p->counts);
     }
-    tlm__workflow_counts_merge(&counts);
-    for (size_t k = 0; k < counts.n; k += CHUNK) {
-        size_t c = counts.n - k < CHUNK ? counts.n - k : CHUNK;
-        if (store_counts(db, counts.items + k, c) != 0)
-            goto out;
-    }
+    tlm__workflow_counts_merge(&p->counts);
     rc = 0;
 out:
-    if (rc != 0)
+    if (rc != 0) {
         fprintf(stderr, "telemetry-server: sqlite workflows failed: %s\n",
             sqlite3_errmsg(db));
-    for (size_t i = 0; runs != NULL && i < n_runs; i++) {
-        free(runs[i].prev);
-        free(runs[i].last);
+        tlm__sqlite_workflow_plan_free(p);
+        return -1;
     }
-    free(runs);
-    free(counts.items);
-    free(ev);
-    return rc;
+    *out = p;
+    return 0;
+}
+
+int
+tlm__sqlite_workflow_write(sqlite3 *db, const struct tlm__sqlite_wf_plan *p)
+{
+    for (size_t k = 0; k < p->n_runs; k += CHUNK) {
+        size_t c = p->n_runs - k < CHUNK ? p->n_runs - k : CHUNK;
+        if (store_states(db, p->ev, p->runs + k, c) != 0)
+            goto fail;
+    }
+    for (size_t k = 0; k < p->counts.n; k += CHUNK) {
+        size_t c = p->counts.n - k < CHUNK ? p->counts.n - k : CHUNK;
+        if (store_counts(db, p->counts.items + k, c) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    fprintf(stderr, "telemetry-server: sqlite workflows failed: %s\n",
+        sqlite3_errmsg(db));
+    return -1;
 }
 
 static int
@@ -316,6 +385,8 @@ tlm__sqlite_workflows(struct tlm__store *base, int64_t from_ms, int64_t to_ms,
     sqlite3_stmt *s = NULL, *p2 = NULL, *p3 = NULL;
     int rc = -1;
     memset(out, 0, sizeof(*out));
+    /* On a failure (logged: a full disk) the figures are those applied. */
+    tlm__sqlite_analytics_sync(st);
     pthread_mutex_lock(&st->rlock);
     sqlite3_exec(st->rdb, "BEGIN", NULL, NULL, NULL);
     /* Whole days overlapping the window: counts are kept per day. */

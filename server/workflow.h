@@ -34,16 +34,20 @@ struct tlm__workflow_counts {
     struct tlm__workflow_count *items; /* room for cap */
     size_t n, cap;
     const char *environment; /* of the user being walked */
+    /* Every string is interned (the batch's interned, and the states'
+     * strings too): keys are sorted by address, not by text. */
+    bool interned;
 };
 
-/* Sorts c's items by key (day, environment, kind, a, b, c: the order two
- * servers must take row locks in) and merges equal keys, adding their
- * counts: each key once, as one upsert statement needs. */
+/* Merges c's items of equal keys, adding their counts: each key once, as
+ * one upsert statement needs. Sorted by key (day, environment, kind, a,
+ * b, c: the order two servers must take row locks in); interned keys are
+ * merged through a hash instead, left in first-seen order. */
 void tlm__workflow_counts_merge(struct tlm__workflow_counts *c);
 
 /* The batch's non-duplicate request events with a user and an endpoint,
- * sorted by environment, user and time, into out (room for n_events).
- * Returns how many. */
+ * sorted by environment, user and time (strings by address when
+ * b->interned), into out (room for n_events). Returns how many. */
 size_t tlm__workflow_events(
     const struct tlm__store_batch *b, const struct tlm__store_event **out);
 

@@ -3,6 +3,7 @@
  * dedupe (across and within the multi-row statements), weighted dashboard
  * aggregates and the event listing's pagination. */
 #include "rollup.h"
+#include "sqlite_fixture.h"
 #include "store.h"
 
 #include <check.h>
@@ -12,51 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64];
-static char url[160];
-static char file[128];
-
-static void
-setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/tlm-store-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(file, sizeof(file), "%s/t.db", dir);
-    snprintf(url, sizeof(url), "sqlite:%s", file);
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static struct tlm__store *
-open_store(void)
-{
-    struct tlm__store *st = NULL;
-    char err[256] = "";
-    ck_assert_msg(tlm__store_open(url, &st, err, sizeof(err)) == 0, "%s", err);
-    return st;
-}
-
-static int
-scalar(const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int n = -1;
-    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return n;
-}
 
 struct spec {
     const char *type;
@@ -106,7 +62,7 @@ START_TEST(store_schema_created)
 {
     struct tlm__store *st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 9);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 10);
     ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name "
                             "IN ('events', 'bad_rows', 'batches', "
                             "'events_env_ts')"),
@@ -131,7 +87,7 @@ START_TEST(store_migration_idempotent_on_reopen)
     tlm__store_close(st);
     st = open_store();
     tlm__store_close(st);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 9);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM schema_version"), 10);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -428,17 +384,6 @@ START_TEST(store_whole_batch_of_duplicates)
 }
 END_TEST
 
-static void
-exec_file(const char *sql)
-{
-    sqlite3 *db;
-    char *msg = NULL;
-    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    ck_assert_msg(rc == SQLITE_OK, "%s", msg != NULL ? msg : "");
-    sqlite3_close(db);
-}
-
 /* Schema version 1 as released, with three events (rowids 1, 2, 5), a bad
  * row and a batch header. */
 static const char v1_database[]
@@ -514,7 +459,7 @@ START_TEST(store_migrates_version_1_in_place)
     tlm__dash_result_free(&r);
     tlm__store_close(st);
 
-    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 9);
+    ck_assert_int_eq(scalar("SELECT MAX(version) FROM schema_version"), 10);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 4);
     ck_assert_int_eq(scalar("SELECT seq FROM events WHERE id = "
                             "x'0190a000000070008000000000000001'"),
@@ -1060,6 +1005,9 @@ START_TEST(store_rollups_backfilled_on_upgrade)
     insert_tiered(st, sp, 2, 1, &a);
     tlm__store_close(st);
     exec_file("DROP TABLE rollups; DROP TABLE report_runs;"
+              " DROP TABLE analytics_cursor;"
+              " ALTER TABLE events DROP COLUMN user_id;"
+              " ALTER TABLE events DROP COLUMN access_tier;"
               " DELETE FROM schema_version WHERE version >= 8;");
     st = open_store();
     struct tlm__dash_query q = {.from_ms = 0,
