@@ -89,7 +89,6 @@ enum MHD_Result tlm__api_error(struct tlm__api_call *call, unsigned status,
     const char *msg, const char *field);
 enum MHD_Result tlm__api_store_error(struct tlm__api_call *call);
 const char *tlm__api_arg(const struct tlm__api_call *call, const char *name);
-void tlm__api_uuid(char out[TLM_FB_ID_MAX]);
 int64_t tlm__api_now_ms(void);
 
 /* Runs the handler of call->route. */

@@ -81,7 +81,8 @@ apply_feedback(struct tlm__feedback_config *f, const cJSON *sec,
             f->webhook_max_attempts = (unsigned)v->valueint;
         } else if (strcmp(k, "webhook_retry_base_ms") == 0) {
             if (!cJSON_IsNumber(v) || v->valuedouble < 10
-                || v->valuedouble > 600000)
+                || v->valuedouble > 600000
+                || v->valuedouble != (double)(int)v->valuedouble)
                 return bad(err, n, "feedback", k, "an integer 10..600000");
             f->webhook_base_delay_ms = (unsigned)v->valuedouble;
         } else if (strcmp(k, "negative_threshold") == 0) {

@@ -9,6 +9,7 @@
 #include "api.h"
 
 #include "json_util.h"
+#include "uuid.h"
 #include "webhook.h"
 
 #include <stdio.h>
@@ -134,7 +135,7 @@ tlm__fr_create(struct tlm__api_call *call)
         = text_field(call, "user_id", TLM_USER_ID_MAX, false, &rc, &failed);
     if (failed)
         return rc;
-    tlm__api_uuid(r.id);
+    tlm__uuid7(r.id);
     r.organization = (char *)(call->organization ? call->organization : "");
     r.title = (char *)title;
     r.description = (char *)desc;
@@ -302,7 +303,7 @@ tlm__fr_comment(struct tlm__api_call *call)
         call, "user_id", TLM_USER_ID_MAX, false, &rc, &failed);
     if (failed)
         return rc;
-    tlm__api_uuid(c.id);
+    tlm__uuid7(c.id);
     c.created_ms = tlm__api_now_ms();
     int st = tlm__store_fr_comment_insert(call->api->store, call->id,
         call->organization, &c, call->idem_key, existing);
@@ -382,7 +383,7 @@ static char *
 notify_voter(void *ctx, const char *user_id, char delivery_id[TLM_FB_ID_MAX])
 {
     struct notify_ctx *n = ctx;
-    tlm__api_uuid(delivery_id);
+    tlm__uuid7(delivery_id);
     return tlm__webhook_status_doc(
         n->fr, n->previous, n->reason, user_id, delivery_id, NULL);
 }

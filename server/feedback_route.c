@@ -9,6 +9,7 @@
 #include "categorize.h"
 #include "json_util.h"
 #include "sentiment.h"
+#include "uuid.h"
 #include "webhook.h"
 
 #include <math.h>
@@ -286,7 +287,7 @@ tlm__feedback_create(struct tlm__api_call *call)
     if (!validate(call, &sub, &rc))
         return rc;
     memset(&row, 0, sizeof(row));
-    tlm__api_uuid(row.id);
+    tlm__uuid7(row.id);
     row.organization = call->organization != NULL ? call->organization : "";
     row.feedback_type = sub.type;
     row.sentiment = score(api, &sub);
@@ -344,7 +345,7 @@ tlm__feedback_create(struct tlm__api_call *call)
     bool is_issue = strcmp(sub.type, "issue") == 0;
     if (api->webhook != NULL && (is_issue || negative)) {
         memset(&item, 0, sizeof(item));
-        tlm__api_uuid(item.id);
+        tlm__uuid7(item.id);
         item.type = is_issue ? TLM_WEBHOOK_FEEDBACK_ISSUE
                              : TLM_WEBHOOK_FEEDBACK_NEGATIVE;
         issue_doc = tlm__webhook_issue_doc(doc, item.type, item.id, NULL);

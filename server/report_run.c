@@ -8,31 +8,14 @@
 #include "json_util.h"
 #include "report.h"
 #include "rfc3339.h"
+#include "uuid.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define URL_MAX 256
-
-static void
-uuid4(char out[TLM_FB_ID_MAX])
-{
-    unsigned char b[16] = {0};
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        /* Not expected on Linux >= 3.17; the time keeps ids distinct. */
-        int64_t t = tlm__now_ms();
-        memcpy(b, &t, sizeof(t));
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, TLM_FB_ID_MAX,
-        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-        b[11], b[12], b[13], b[14], b[15]);
-}
 
 /* The saved report's id and title over the built-in's. */
 static int
@@ -226,7 +209,7 @@ store_run(const struct tlm__report_runner *rn,
     char *doc = NULL;
     int rc;
     if (rn->cfg->deliver) {
-        uuid4(item.id);
+        tlm__uuid7(item.id);
         item.type = TLM_WEBHOOK_REPORT_GENERATED;
         doc = tlm__report_generated_doc(r, run, formats, model, item.id);
         if (doc == NULL)
@@ -277,7 +260,7 @@ tlm__report_run(const struct tlm__report_runner *rn,
             goto out;
         p->body = bodies[run.n_parts++];
     }
-    uuid4(run.run_id);
+    tlm__uuid7(run.run_id);
     run.generated_ms = tlm__now_ms();
     rc = store_run(rn, r, &run, formats, model);
     if (rc == 0)

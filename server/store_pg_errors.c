@@ -15,12 +15,12 @@
 #include "store_pg_arr.h"
 
 #include "rfc3339.h"
+#include "uuid.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define MAX_ALERTS 50
@@ -331,20 +331,6 @@ apply_rows(struct tlm__pg_store *st, struct tlm__pg_conn *c,
         : 0;
 }
 
-static void
-uuid4(char out[40])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-        memset(b, 0x5a, sizeof(b));
-    b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
-    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    snprintf(out, 40,
-        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-        b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* The "error.alert" webhook document, as store_sqlite_errors.c makes it;
  * NULL with err set on failure. */
 static char *
@@ -405,7 +391,7 @@ record_alert(struct tlm__pg_store *st, struct tlm__pg_conn *c,
     char did[40] = "";
     struct tlm__pg_params p = {0};
     if (pol->webhook)
-        uuid4(did);
+        tlm__uuid7(did);
     tlm__pg_cstr(&p, group_id);
     tlm__pg_int8(&p, level);
     tlm__pg_float8(&p, events);

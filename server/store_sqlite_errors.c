@@ -10,12 +10,12 @@
 #include "store_sqlite.h"
 
 #include "rfc3339.h"
+#include "uuid.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -171,20 +171,6 @@ apply_event(struct group_stmts *g, const struct tlm__store_event *se)
     return step_done(g->tag);
 }
 
-static void
-uuid4(char out[40])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-        memset(b, 0x5a, sizeof(b));
-    b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
-    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    snprintf(out, 40,
-        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-        b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* The "error.alert" webhook document. */
 static char *
 alert_doc(sqlite3 *db, const char *group_id, const char *delivery_id, int level,
@@ -300,7 +286,7 @@ evaluate(sqlite3 *db, const char *group_id, const struct tlm__alert_policy *p,
             " window_ms, created_ms, delivery_id)"
             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         if (p->webhook)
-            uuid4(did);
+            tlm__uuid7(did);
         rc = -1;
         if (a != NULL) {
             sqlite3_bind_text(a, 1, group_id, -1, SQLITE_STATIC);

@@ -6,6 +6,7 @@
  * Each failure must surface as TLM_ENOMEM or a counted drop, never as a
  * crash, a hang, a lost-but-uncounted event or a leak.
  */
+#include "../unit/rm_rf.h"
 #include "fixture.h"
 
 #include <check.h>
@@ -287,26 +288,6 @@ make_dir(char *out, size_t n)
 
     snprintf(out, n, "%s/tlm-sweep-XXXXXX", t && *t ? t : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(out));
-}
-
-static void
-rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[4096];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0 && (errno == EISDIR || errno == EPERM))
-            rm_rf(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* A client of the torture allocator `t` on url; NULL (and *rc) when

@@ -469,6 +469,41 @@ START_TEST(config_analytics_bad_values_named)
 }
 END_TEST
 
+/* The feedback section: each bad value refused, naming its key (a
+ * fraction of a millisecond was once taken and truncated). */
+static const struct {
+    const char *doc, *key;
+} feedback_bad[] = {
+    {"{\"feedback\": {\"webhook_retry_base_ms\": 10.5}}",
+        "feedback.webhook_retry_base_ms: expected an integer"},
+    {"{\"feedback\": {\"webhook_retry_base_ms\": 9}}",
+        "feedback.webhook_retry_base_ms: expected an integer"},
+    {"{\"feedback\": {\"webhook_retry_base_ms\": \"50\"}}",
+        "feedback.webhook_retry_base_ms: expected an integer"},
+    {"{\"feedback\": {\"webhook_max_attempts\": 1.5}}",
+        "feedback.webhook_max_attempts: expected an integer"},
+    {"{\"feedback\": {\"webhook_max_attempts\": 101}}",
+        "feedback.webhook_max_attempts: expected an integer"},
+    {"{\"feedback\": {\"webhook_url\": \"ftp://x\"}}",
+        "feedback.webhook_url: expected an http"},
+    {"{\"feedback\": {\"negative_threshold\": 0.5}}",
+        "feedback.negative_threshold: expected a number"},
+    {"{\"feedback\": {\"sentiment_analysis\": 1}}",
+        "feedback.sentiment_analysis: expected true or false"},
+};
+
+START_TEST(config_feedback_bad_values_named)
+{
+    struct tlm__server_config c;
+    char err[256];
+    char *a[] = {"telemetry-server", "--api-key", "k", "--config", path, NULL};
+    write_file(feedback_bad[_i].doc);
+    ck_assert_int_eq(load(&c, err, sizeof(err), a), TLM_CONFIG_ERROR);
+    ck_assert_msg(strstr(err, feedback_bad[_i].key) != NULL, "%s: %s",
+        feedback_bad[_i].doc, err);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -489,6 +524,8 @@ suite(void)
     tcase_add_test(tc, config_analytics_retention_precedence);
     tcase_add_loop_test(tc, config_analytics_bad_values_named, 0,
         (int)(sizeof(analytics_bad) / sizeof(analytics_bad[0])));
+    tcase_add_loop_test(tc, config_feedback_bad_values_named, 0,
+        (int)(sizeof(feedback_bad) / sizeof(feedback_bad[0])));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,6 +7,7 @@
  * Every test works in a fresh directory under $TMPDIR (or /tmp) and removes
  * it. Children report through their exit status, never through Check.
  */
+#include "rm_rf.h"
 #include "spool.h"
 #include "spool_impl.h"
 
@@ -181,26 +182,6 @@ make_dir(char *out, size_t n)
 
     snprintf(out, n, "%s/tlm-spool-test-XXXXXX", t && *t ? t : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(out));
-}
-
-static void
-rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[4096];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0 && (errno == EISDIR || errno == EPERM))
-            rm_rf(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* Files named tlm-spool.* ending in `suffix` ("" for all); their total size

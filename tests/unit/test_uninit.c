@@ -9,6 +9,7 @@
  * just bound and released, so every connection is refused at once, and
  * their deadlines are short.
  */
+#include "rm_rf.h"
 #include "telemetry.h"
 
 #include <arpa/inet.h>
@@ -1569,26 +1570,6 @@ make_temp_dir(char *out, size_t n)
 
     snprintf(out, n, "%s/tlm-uninit-XXXXXX", t && *t ? t : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(out));
-}
-
-static void
-rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[4096];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0 && (errno == EISDIR || errno == EPERM))
-            rm_rf(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static void
