@@ -315,15 +315,6 @@ tlm__dash_builder_free(struct tlm__dash_builder *b)
     free(b);
 }
 
-static size_t
-hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static int
 grow_slots(struct tlm__dash_builder *b)
 {
@@ -332,7 +323,9 @@ grow_slots(struct tlm__dash_builder *b)
     if (s == NULL)
         return -1;
     for (size_t i = 0; i < b->n_eps; i++) {
-        size_t h = hash_str(b->eps[i].name) & (n - 1);
+        size_t h
+            = (size_t)tlm__hash_bytes(b->eps[i].name, strlen(b->eps[i].name))
+            & (n - 1);
         while (s[h] != 0)
             h = (h + 1) & (n - 1);
         s[h] = i + 1;
@@ -351,7 +344,7 @@ endpoint_acc(struct tlm__dash_builder *b, const char *name)
     /* Rows come in key order: runs of one endpoint are common. */
     if (b->last_ep != 0 && strcmp(b->eps[b->last_ep - 1].name, name) == 0)
         return &b->eps[b->last_ep - 1];
-    h = hash_str(name) & (b->n_slots - 1);
+    h = (size_t)tlm__hash_bytes(name, strlen(name)) & (b->n_slots - 1);
     while (b->slots[h] != 0) {
         e = &b->eps[b->slots[h] - 1];
         if (strcmp(e->name, name) == 0) {

@@ -466,8 +466,9 @@ prepare_writes(struct sqlite_store *st, char *err, size_t n)
         &st->ins_batch, err, n);
 }
 
-static int
-open_conn(const char *path, int flags, sqlite3 **db, char *err, size_t err_size)
+int
+tlm__sqlite_open_conn(
+    const char *path, int flags, sqlite3 **db, char *err, size_t err_size)
 {
     if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL)
         != SQLITE_OK) {
@@ -551,7 +552,9 @@ start_checkpointer(
         page = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     st->ckpt_frames = CKPT_BYTES / (page >= 512 ? page : 4096);
-    if (open_conn(path, SQLITE_OPEN_READWRITE, &st->cdb, err, err_size) != 0
+    if (tlm__sqlite_open_conn(
+            path, SQLITE_OPEN_READWRITE, &st->cdb, err, err_size)
+            != 0
         || exec(st->cdb, "PRAGMA synchronous=NORMAL", err, err_size) != 0)
         return -1;
     if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0) {
@@ -582,8 +585,8 @@ static int
 setup_writer(
     struct sqlite_store *st, const char *path, char *err, size_t err_size)
 {
-    if (open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->wdb,
-            err, err_size)
+    if (tlm__sqlite_open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+            &st->wdb, err, err_size)
         != 0)
         return -1;
     /* page_size only takes on a new file (before WAL is set). The WAL file
@@ -688,7 +691,9 @@ tlm__store_sqlite_open(
         || start_checkpointer(st, path, err, err_size) != 0
         || tlm__sqlite_applier_start(st, path, err, err_size) != 0)
         goto fail;
-    if (open_conn(path, SQLITE_OPEN_READONLY, &st->rdb, err, err_size) != 0
+    if (tlm__sqlite_open_conn(
+            path, SQLITE_OPEN_READONLY, &st->rdb, err, err_size)
+            != 0
         || tlm__sqlite_prepare_queries(st, err, err_size) != 0)
         goto fail;
     *out = &st->base;
@@ -715,8 +720,8 @@ tlm__sqlite_cached(sqlite3 *db, const char *sql)
     return s;
 }
 
-static void
-finalize_all(sqlite3 *db)
+void
+tlm__sqlite_finalize_all(sqlite3 *db)
 {
     sqlite3_stmt *s;
     while (db != NULL && (s = sqlite3_next_stmt(db, NULL)) != NULL)
@@ -737,8 +742,9 @@ sqlite_close(struct tlm__store *base)
     tlm__sqlite_rollup_finalize(st->wdb);
     for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
         sqlite3_finalize(w[i]);
-    finalize_all(st->wdb); /* the cached ones (tlm__sqlite_cached) */
-    finalize_all(st->rdb);
+    tlm__sqlite_finalize_all(
+        st->wdb); /* the cached ones (tlm__sqlite_cached) */
+    tlm__sqlite_finalize_all(st->rdb);
     sqlite3_close(st->rdb);
     /* The last connection to close checkpoints and removes the WAL. */
     sqlite3_close(st->wdb);
@@ -846,12 +852,8 @@ insert_chunk(struct sqlite_store *st, size_t k, int64_t received_ms,
     if (rc != SQLITE_DONE)
         return -1;
     int64_t inserted = sqlite3_changes(st->wdb);
-    if (inserted > 0) {
+    if (inserted > 0)
         st->stored_seq = sqlite3_last_insert_rowid(st->wdb);
-        if (st->batch_first == 0)
-            st->batch_first = st->stored_seq - inserted + 1;
-        st->batch_last = st->stored_seq;
-    }
     if ((size_t)inserted == n) {
         for (size_t i = 0; i < n; i++)
             ev[i].duplicate = false;
@@ -922,8 +924,6 @@ write_batch(struct sqlite_store *st, struct tlm__store_batch *b,
     size_t *accepted, size_t *duplicates)
 {
     bool resend;
-    st->batch_first = 0;
-    st->batch_last = 0;
     if (insert_header(st->ins_batch, b) != 0)
         return -1;
     resend = sqlite3_changes(st->wdb) == 0;
@@ -966,10 +966,12 @@ sqlite_insert_batch(struct tlm__store *base, struct tlm__store_batch *b,
         goto out;
     }
     rc = 0;
-    /* One transaction appending: its new events have consecutive seqs. */
-    if (!b->skip_rollups && st->batch_first > 0
-        && st->batch_last - st->batch_first + 1 == (int64_t)*accepted)
-        tlm__sqlite_applier_handoff(st, b, st->batch_first, *accepted);
+    /* One transaction appending under the writer lock: its new events
+     * have consecutive seqs (rowids, the highest plus one), the last of
+     * them stored_seq. */
+    if (!b->skip_rollups && *accepted > 0)
+        tlm__sqlite_applier_handoff(
+            st, b, st->stored_seq - (int64_t)*accepted + 1, *accepted);
     behind = tlm__sqlite_applier_note(st);
 out:
     if (rc != 0) {

@@ -54,9 +54,6 @@ struct sqlite_store {
     bool apply_stop;
     int64_t stored_seq;
     int64_t applied_seq;
-    /* The seqs of the batch being written (wlock): its first and last new
-     * event, 0 when none yet. */
-    int64_t batch_first, batch_last;
     /* Committed batches handed to the applier (apply_lock). */
     struct tlm__sqlite_handoff *handoff_head, *handoff_tail;
     size_t handoff_events;
@@ -128,6 +125,13 @@ int tlm__sqlite_errors_apply(sqlite3 *db, struct tlm__store_batch *b);
  * when it does not prepare. Every statement left on a connection is
  * finalized when the store closes. */
 sqlite3_stmt *tlm__sqlite_cached(sqlite3 *db, const char *sql);
+/* A connection to path with the store's settings (no SQLite mutex: each
+ * connection is used under its own lock; 5 s busy timeout). err names
+ * the file on failure. */
+int tlm__sqlite_open_conn(
+    const char *path, int flags, sqlite3 **db, char *err, size_t err_size);
+/* Finalizes every statement left on db (NULL: nothing). */
+void tlm__sqlite_finalize_all(sqlite3 *db);
 int tlm__sqlite_error_groups_list(struct tlm__store *base,
     const struct tlm__group_query *q, struct tlm__error_group **rows, size_t *n,
     bool *more);
@@ -174,7 +178,7 @@ int tlm__sqlite_analytics_skip(struct sqlite_store *st);
  * the plan. */
 struct tlm__sqlite_wf_plan;
 /* Interns s[0..len) into storage that outlives the plan; NULL when out of
- * memory. Required when b->interned: the states read are interned too. */
+ * memory. The plan needs b->interned and interns the states it reads. */
 struct tlm__sqlite_interner {
     const char *(*intern)(void *ctx, const unsigned char *s, size_t len);
     void *ctx;

@@ -94,15 +94,6 @@ arena_alloc(struct arena *a, size_t need)
     return p;
 }
 
-static uint64_t
-hash_bytes(const unsigned char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
-}
-
 static int
 grow_slots(struct arena *a)
 {
@@ -114,7 +105,7 @@ grow_slots(struct arena *a)
         const char *s = a->slots[i];
         if (s == NULL)
             continue;
-        size_t j = hash_bytes((const unsigned char *)s, strlen(s)) & (n - 1);
+        size_t j = tlm__hash_bytes(s, strlen(s)) & (n - 1);
         while (slots[j] != NULL)
             j = (j + 1) & (n - 1);
         slots[j] = s;
@@ -133,7 +124,7 @@ intern(struct arena *a, const unsigned char *s, size_t len)
     if (2 * (a->n_used + 1) > a->n_slots && grow_slots(a) != 0)
         return NULL;
     size_t mask = a->n_slots - 1;
-    size_t j = hash_bytes(s, len) & mask;
+    size_t j = tlm__hash_bytes(s, len) & mask;
     for (; a->slots[j] != NULL; j = (j + 1) & mask) {
         const char *t = a->slots[j];
         if (strncmp(t, (const char *)s, len) == 0 && t[len] == '\0')
@@ -714,14 +705,10 @@ tlm__sqlite_applier_start(
     struct sqlite_store *st, const char *path, char *err, size_t err_size)
 {
     int64_t cursor = 0, end = 0;
-    if (sqlite3_open_v2(
-            path, &st->adb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
-        != SQLITE_OK) {
-        snprintf(err, err_size, "cannot open database %s: %s", path,
-            st->adb != NULL ? sqlite3_errmsg(st->adb) : "out of memory");
+    if (tlm__sqlite_open_conn(
+            path, SQLITE_OPEN_READONLY, &st->adb, err, err_size)
+        != 0)
         return -1;
-    }
-    sqlite3_busy_timeout(st->adb, 5000);
     pthread_mutex_lock(&st->wlock);
     int rc = read_cursor(st->wdb, &cursor, &end);
     pthread_mutex_unlock(&st->wlock);
@@ -760,9 +747,7 @@ tlm__sqlite_applier_stop(struct sqlite_store *st)
 void
 tlm__sqlite_applier_close(struct sqlite_store *st)
 {
-    sqlite3_stmt *s;
-    while (st->adb != NULL && (s = sqlite3_next_stmt(st->adb, NULL)) != NULL)
-        sqlite3_finalize(s);
+    tlm__sqlite_finalize_all(st->adb);
     sqlite3_close(st->adb);
     st->adb = NULL;
 }

@@ -48,32 +48,26 @@ same_user(const struct tlm__store_event *a, const struct tlm__store_event *b)
 /* One user's events in the sorted array and the state they start from. */
 struct run {
     size_t first, n;
-    struct tlm__workflow_state st;
-    char *prev, *last; /* the loaded state's strings (owned) */
+    struct tlm__workflow_state st; /* strings interned */
 };
 
+/* The order of tlm__workflow_events on interned strings (by address). */
 static int
-cmp_user(const char *env, const char *user, const struct tlm__store_event *e,
-    bool interned)
+cmp_user(const char *env, const char *user, const struct tlm__store_event *e)
 {
-    int c = tlm__str_order(env, e->ev.environment, interned);
-    return c != 0 ? c : tlm__str_order(user, e->ev.user_id, interned);
+    int c = tlm__str_order(env, e->ev.environment, true);
+    return c != 0 ? c : tlm__str_order(user, e->ev.user_id, true);
 }
 
-/* A loaded string: interned when the events are, else an owned copy. */
+/* A loaded string, interned like the events' (NULL for SQL NULL). */
 static const char *
-loaded(sqlite3_stmt *s, int i, const struct tlm__sqlite_interner *in,
-    char **owned, bool *oom)
+loaded(sqlite3_stmt *s, int i, const struct tlm__sqlite_interner *in, bool *oom)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     const char *r;
-    *owned = NULL;
     if (t == NULL)
         return NULL;
-    if (in != NULL)
-        r = in->intern(in->ctx, t, (size_t)sqlite3_column_bytes(s, i));
-    else
-        r = *owned = strdup((const char *)t);
+    r = in->intern(in->ctx, t, (size_t)sqlite3_column_bytes(s, i));
     if (r == NULL)
         *oom = true;
     return r;
@@ -130,14 +124,12 @@ chunk_done(sqlite3_stmt *s, size_t n)
 }
 
 /* Loads the states of runs r[0..n) (one environment, sorted by user):
- * one lookup of the primary key per user. With an interner (the events'
- * strings interned), the loaded strings are interned too. */
+ * one lookup of the primary key per user, the strings interned. */
 static int
 load_states(sqlite3 *db, const struct tlm__store_event **ev, struct run *r,
     size_t n, const struct tlm__sqlite_interner *in)
 {
     bool oom = false;
-    char *unused;
     sqlite3_stmt *s = chunk_stmt(db,
         "SELECT environment, user_id, prev, last,"
         " last_ts_ms FROM user_paths WHERE"
@@ -151,20 +143,14 @@ load_states(sqlite3 *db, const struct tlm__store_event **ev, struct run *r,
         sqlite3_bind_text(
             s, (int)i + 2, ev[r[i].first]->ev.user_id, -1, SQLITE_STATIC);
     while (!oom && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *env, *user;
+        const char *env = loaded(s, 0, in, &oom);
+        const char *user = loaded(s, 1, in, &oom);
         size_t lo = 0, hi = n;
-        if (in != NULL) {
-            env = loaded(s, 0, in, &unused, &oom);
-            user = loaded(s, 1, in, &unused, &oom);
-        } else {
-            env = (const char *)sqlite3_column_text(s, 0);
-            user = (const char *)sqlite3_column_text(s, 1);
-        }
         if (env == NULL || user == NULL)
             continue;
         while (lo < hi) { /* binary search: the runs are sorted */
             size_t mid = (lo + hi) / 2;
-            int c = cmp_user(env, user, ev[r[mid].first], in != NULL);
+            int c = cmp_user(env, user, ev[r[mid].first]);
             if (c == 0) {
                 lo = mid;
                 break;
@@ -174,11 +160,11 @@ load_states(sqlite3 *db, const struct tlm__store_event **ev, struct run *r,
             else
                 lo = mid + 1;
         }
-        if (lo >= n || cmp_user(env, user, ev[r[lo].first], in != NULL) != 0)
+        if (lo >= n || cmp_user(env, user, ev[r[lo].first]) != 0)
             continue;
         struct run *x = &r[lo];
-        x->st.prev = loaded(s, 2, in, &x->prev, &oom);
-        x->st.last = loaded(s, 3, in, &x->last, &oom);
+        x->st.prev = loaded(s, 2, in, &oom);
+        x->st.last = loaded(s, 3, in, &oom);
         x->st.last_ts_ms = sqlite3_column_int64(s, 4);
     }
     rc = !oom && step == SQLITE_DONE ? 0 : -1;
@@ -265,10 +251,6 @@ tlm__sqlite_workflow_plan_free(struct tlm__sqlite_wf_plan *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; p->runs != NULL && i < p->n_runs; i++) {
-        free(p->runs[i].prev);
-        free(p->runs[i].last);
-    }
     free(p->runs);
     free(p->counts.items);
     free(p->ev);
@@ -284,7 +266,7 @@ tlm__sqlite_workflow_plan(sqlite3 *db, const struct tlm__store_batch *b,
     int rc = -1;
 
     *out = NULL;
-    if (p == NULL || (b->interned && in == NULL)) {
+    if (p == NULL || !b->interned || in == NULL) {
         free(p);
         return -1;
     }
@@ -297,7 +279,7 @@ tlm__sqlite_workflow_plan(sqlite3 *db, const struct tlm__store_batch *b,
         goto out;
     n = tlm__workflow_events(b, p->ev);
     p->counts.cap = 3 * n;
-    p->counts.interned = b->interned && in != NULL;
+    p->counts.interned = true;
     p->counts.items = calloc(p->counts.cap + 1, sizeof(*p->counts.items));
     p->runs = calloc(n + 1, sizeof(*p->runs));
     if (p->counts.items == NULL || p->runs == NULL)
@@ -318,9 +300,7 @@ tlm__sqlite_workflow_plan(sqlite3 *db, const struct tlm__store_batch *b,
                  == 0;
              c++)
             ;
-        if (load_states(
-                db, p->ev, p->runs + k, c, p->counts.interned ? in : NULL)
-            != 0)
+        if (load_states(db, p->ev, p->runs + k, c, in) != 0)
             goto out;
         for (size_t i = k; i < k + c; i++)
             tlm__workflow_walk(&p->runs[i].st, p->ev + p->runs[i].first,

@@ -28,6 +28,18 @@ tlm__str_order(const char *a, const char *b, bool interned)
     return strcmp(a, b);
 }
 
+/* FNV-1a over s[0..len): the hash of a string's text (tables keyed by
+ * strings that are not interned). */
+static inline uint64_t
+tlm__hash_bytes(const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
 /* Mixes v into the hash h (keys of interned pointers and integers). */
 static inline uint64_t
 tlm__hash_mix(uint64_t h, uint64_t v)
